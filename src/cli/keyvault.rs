@@ -1,0 +1,304 @@
+//! `ssefs keyvault …` and `ssefs keyvault key …`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use serde_json::Value;
+
+use super::parse_bool;
+use crate::error::{Error, Result};
+use crate::ids::KeyUrl;
+use crate::service::{KeyArgs, Service, VaultArgs};
+use crate::vault::VersionSelector;
+
+#[derive(Debug, Subcommand)]
+pub enum KeyvaultCmd {
+    /// Create a key vault (its creator gets every key permission).
+    Create {
+        #[arg(short = 'n', long)]
+        name: String,
+        #[arg(short = 'g', long)]
+        resource_group: String,
+        #[arg(short = 'l', long)]
+        location: Option<String>,
+        /// Needed for disk encryption; cannot be turned off once on.
+        #[arg(long, value_parser = parse_bool, num_args = 0..=1, default_missing_value = "true")]
+        enable_purge_protection: Option<bool>,
+        /// Soft delete is always on in the cloud; `false` is accepted to test the refusal.
+        #[arg(long, value_parser = parse_bool, num_args = 0..=1, default_missing_value = "true")]
+        enable_soft_delete: Option<bool>,
+        /// Soft-delete retention, 7 to 90 days.
+        #[arg(long)]
+        retention_days: Option<u32>,
+    },
+    /// Show a key vault.
+    Show {
+        #[arg(short = 'n', long)]
+        name: String,
+        #[arg(short = 'g', long)]
+        resource_group: Option<String>,
+    },
+    /// List key vaults.
+    List {
+        #[arg(short = 'g', long)]
+        resource_group: Option<String>,
+    },
+    /// Turn on purge protection or change the retention.
+    Update {
+        #[arg(short = 'n', long)]
+        name: String,
+        #[arg(short = 'g', long)]
+        resource_group: Option<String>,
+        #[arg(long, value_parser = parse_bool, num_args = 0..=1, default_missing_value = "true")]
+        enable_purge_protection: Option<bool>,
+        #[arg(long)]
+        retention_days: Option<u32>,
+    },
+    /// Soft-delete a key vault.
+    Delete {
+        #[arg(short = 'n', long)]
+        name: String,
+        #[arg(short = 'g', long)]
+        resource_group: Option<String>,
+    },
+    /// Recover a soft-deleted key vault.
+    Recover {
+        #[arg(short = 'n', long)]
+        name: String,
+    },
+    /// Purge a soft-deleted key vault (refused while purge protection holds).
+    Purge {
+        #[arg(short = 'n', long)]
+        name: String,
+    },
+    /// Show a soft-deleted key vault.
+    ShowDeleted {
+        #[arg(short = 'n', long)]
+        name: String,
+    },
+    /// Grant key permissions to an object id (e.g. a disk encryption set's identity).
+    SetPolicy {
+        #[arg(short = 'n', long)]
+        name: String,
+        #[arg(short = 'g', long)]
+        resource_group: Option<String>,
+        #[arg(long)]
+        object_id: String,
+        /// Space-separated: get wrapKey unwrapKey … (case-insensitive), or all.
+        #[arg(long, num_args = 1.., required = true)]
+        key_permissions: Vec<String>,
+    },
+    /// Remove an object id's access policy.
+    DeletePolicy {
+        #[arg(short = 'n', long)]
+        name: String,
+        #[arg(short = 'g', long)]
+        resource_group: Option<String>,
+        #[arg(long)]
+        object_id: String,
+    },
+    /// Show the vault's audit log (every get, wrap, unwrap, create, … with caller and outcome).
+    Audit {
+        #[arg(short = 'n', long)]
+        name: String,
+    },
+    /// Keys.
+    #[command(subcommand)]
+    Key(KeyCmd),
+}
+
+/// `--vault-name` and `-n` of a key.
+#[derive(Debug, Args)]
+pub struct KeyName {
+    #[arg(long)]
+    vault_name: String,
+    #[arg(short = 'n', long)]
+    name: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCmd {
+    /// Create a key, or a new version of an existing one.
+    Create {
+        #[command(flatten)]
+        key: KeyName,
+        /// software (hsm is not supported yet).
+        #[arg(long, default_value = "software")]
+        protection: String,
+        #[arg(long, default_value = "RSA")]
+        kty: String,
+        /// 2048, 3072 or 4096 (only 2048 can be used for disks).
+        #[arg(long)]
+        size: Option<usize>,
+    },
+    /// Import an RSA private key from a PEM file as a new version.
+    Import {
+        #[command(flatten)]
+        key: KeyName,
+        #[arg(long)]
+        pem_file: PathBuf,
+        #[arg(long, default_value = "software")]
+        protection: String,
+    },
+    /// Show a key (latest version unless --version, or a key URL with --id).
+    Show {
+        #[arg(long, required_unless_present = "id")]
+        vault_name: Option<String>,
+        #[arg(short = 'n', long, required_unless_present = "id")]
+        name: Option<String>,
+        #[arg(long)]
+        version: Option<String>,
+        /// A key URL instead of --vault-name/--name/--version.
+        #[arg(long, conflicts_with_all = ["vault_name", "name"])]
+        id: Option<String>,
+    },
+    /// List the keys of a vault.
+    List {
+        #[arg(long)]
+        vault_name: String,
+    },
+    /// List the versions of a key.
+    ListVersions {
+        #[command(flatten)]
+        key: KeyName,
+    },
+    /// Make a new version of a key.
+    Rotate {
+        #[command(flatten)]
+        key: KeyName,
+    },
+    /// Enable or disable a version (the latest unless --version).
+    SetAttributes {
+        #[command(flatten)]
+        key: KeyName,
+        #[arg(long)]
+        version: Option<String>,
+        #[arg(long, value_parser = parse_bool, num_args = 0..=1, default_missing_value = "true")]
+        enabled: Option<bool>,
+    },
+    /// Soft-delete a key.
+    Delete {
+        #[command(flatten)]
+        key: KeyName,
+    },
+    /// Recover a soft-deleted key.
+    Recover {
+        #[command(flatten)]
+        key: KeyName,
+    },
+    /// Purge a soft-deleted key (refused while purge protection holds).
+    Purge {
+        #[command(flatten)]
+        key: KeyName,
+    },
+    /// Show a soft-deleted key.
+    ShowDeleted {
+        #[command(flatten)]
+        key: KeyName,
+    },
+}
+
+impl KeyvaultCmd {
+    pub fn run(self, s: &Service) -> Result<Value> {
+        match self {
+            KeyvaultCmd::Create {
+                name,
+                resource_group,
+                location,
+                enable_purge_protection,
+                enable_soft_delete,
+                retention_days,
+            } => s.vault_create(&VaultArgs {
+                name,
+                resource_group,
+                location,
+                enable_soft_delete: enable_soft_delete.unwrap_or(true),
+                retention_days,
+                enable_purge_protection: enable_purge_protection.unwrap_or(false),
+            }),
+            KeyvaultCmd::Show { name, resource_group } => s.vault_show(&name, resource_group.as_deref()),
+            KeyvaultCmd::List { resource_group } => s.vault_list(resource_group.as_deref()),
+            KeyvaultCmd::Update {
+                name,
+                enable_purge_protection,
+                retention_days,
+                ..
+            } => s.vault_update(&name, enable_purge_protection, retention_days),
+            KeyvaultCmd::Delete { name, .. } => s.vault_delete(&name),
+            KeyvaultCmd::Recover { name } => s.vault_recover(&name),
+            KeyvaultCmd::Purge { name } => s.vault_purge(&name),
+            KeyvaultCmd::ShowDeleted { name } => s.vault_show_deleted(&name),
+            KeyvaultCmd::SetPolicy {
+                name,
+                object_id,
+                key_permissions,
+                ..
+            } => s.vault_set_policy(&name, &object_id, &key_permissions),
+            KeyvaultCmd::DeletePolicy { name, object_id, .. } => s.vault_delete_policy(&name, &object_id),
+            KeyvaultCmd::Audit { name } => s.vault_audit(&name),
+            KeyvaultCmd::Key(cmd) => cmd.run(s),
+        }
+    }
+}
+
+impl KeyCmd {
+    pub fn run(self, s: &Service) -> Result<Value> {
+        match self {
+            KeyCmd::Create {
+                key,
+                protection,
+                kty,
+                size,
+            } => s.key_create(&KeyArgs {
+                vault: key.vault_name,
+                name: key.name,
+                kty,
+                size,
+                protection,
+                pem_file: None,
+            }),
+            KeyCmd::Import {
+                key,
+                pem_file,
+                protection,
+            } => s.key_create(&KeyArgs {
+                vault: key.vault_name,
+                name: key.name,
+                kty: "RSA".into(),
+                size: None,
+                protection,
+                pem_file: Some(pem_file),
+            }),
+            KeyCmd::Show {
+                vault_name,
+                name,
+                version,
+                id,
+            } => match id {
+                Some(url) => {
+                    let url = KeyUrl::parse(&url)?;
+                    s.key_show(&url.vault, &url.key, url.version.as_deref())
+                }
+                None => match (vault_name, name) {
+                    (Some(v), Some(n)) => s.key_show(&v, &n, version.as_deref()),
+                    _ => Err(Error::invalid("give --vault-name and --name, or --id")),
+                },
+            },
+            KeyCmd::List { vault_name } => s.key_list(&vault_name),
+            KeyCmd::ListVersions { key } => s.key_list_versions(&key.vault_name, &key.name),
+            KeyCmd::Rotate { key } => s.key_rotate(&key.vault_name, &key.name),
+            KeyCmd::SetAttributes { key, version, enabled } => {
+                let enabled = enabled.ok_or_else(|| Error::invalid("give --enabled true or --enabled false"))?;
+                let which = match version {
+                    Some(v) => VersionSelector::Exact(v),
+                    None => VersionSelector::Latest,
+                };
+                s.key_set_enabled(&key.vault_name, &key.name, which, enabled)
+            }
+            KeyCmd::Delete { key } => s.key_delete(&key.vault_name, &key.name),
+            KeyCmd::Recover { key } => s.key_recover(&key.vault_name, &key.name),
+            KeyCmd::Purge { key } => s.key_purge(&key.vault_name, &key.name),
+            KeyCmd::ShowDeleted { key } => s.key_show_deleted(&key.vault_name, &key.name),
+        }
+    }
+}

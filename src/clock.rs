@@ -1,0 +1,64 @@
+//! Wall-clock time as the records and the audit log show it (RFC 3339, UTC).
+//!
+//! `SSEFS_NOW` (seconds since the epoch) overrides the clock, so that tests can move past a
+//! soft-delete retention period without waiting 7 days. It is documented in the README.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Seconds since the Unix epoch, or `SSEFS_NOW` when set to an integer.
+pub fn now_secs() -> i64 {
+    if let Some(fake) = std::env::var("SSEFS_NOW")
+        .ok()
+        .and_then(|v| v.trim().parse::<i64>().ok())
+    {
+        return fake;
+    }
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Now as `YYYY-MM-DDTHH:MM:SS+00:00`, az's form.
+pub fn now_rfc3339() -> String {
+    rfc3339(now_secs())
+}
+
+/// Formats seconds since the epoch as RFC 3339 in UTC.
+pub fn rfc3339(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}+00:00",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day), Howard Hinnant's algorithm.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_known_instants() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00+00:00");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00+00:00");
+        assert_eq!(rfc3339(1_796_212_800), "2026-12-02T12:00:00+00:00");
+    }
+}

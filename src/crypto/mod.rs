@@ -1,0 +1,13 @@
+//! Cryptography, and the only module that names the cipher crates.
+//!
+//! - [`DataKey`]: a disk's 512-bit data encryption key (DEK), wiped on drop.
+//! - [`SectorCipher`]: AES-256-XTS over 4096-byte sectors, tweak = sector index (plain64).
+//! - [`KeyPair`]: an RSA key-encryption key (KEK) that wraps and unwraps DEKs with RSA-OAEP-SHA256.
+
+mod datakey;
+mod kek;
+mod xts;
+
+pub use datakey::DataKey;
+pub use kek::{KeyPair, PublicKey};
+pub use xts::{SECTOR_SIZE, SectorCipher};

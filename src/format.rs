@@ -1,0 +1,237 @@
+//! The on-disk format of a store (normative; `docs/FORMAT.md` has the worked example).
+//!
+//! ```text
+//! STORE/                                  0700
+//!   store.json                            StoreRecord: format tag, version, account, ids
+//!   platform-key.pem                      0600  the platform KEK (RSA-2048, PKCS#8 PEM)
+//!   lock                                  flock(2) target: one writer at a time
+//!   vaults/VAULT/vault.json               VaultRecord: location, retention, policies
+//!   vaults/VAULT/audit.log                one JSON object per line, append-only
+//!   vaults/VAULT/keys/KEY/key.json        KeyRecord: versions and their attributes
+//!   vaults/VAULT/keys/KEY/VERSION.pem     0600  that version's RSA private key (PKCS#8 PEM)
+//!   diskEncryptionSets/NAME.json          DesRecord
+//!   disks/NAME/volume.json                VolumeRecord (kind "disk")
+//!   disks/NAME/data                       ciphertext, sparse, exactly sizeBytes long
+//!   snapshots/NAME/volume.json            VolumeRecord (kind "snapshot")
+//!   snapshots/NAME/data                   ciphertext, sparse
+//! ```
+//!
+//! **Data files** carry no header: byte `o` of the disk lives in sector `o / 4096` at the same
+//! offset of the file. Sector `i` is AES-256-XTS ciphertext under the disk's DEK with tweak `i`
+//! (128-bit little-endian). A sector whose 4096 ciphertext bytes are all zero (a hole, or a
+//! punched range) reads as zeros: it was never written or was discarded. Overhead: none.
+//!
+//! **Records** are JSON objects written atomically ([`crate::fsio::write_atomic`]). Each has
+//! `"version": 1`; a reader refuses any other version and any unknown field rather than guess.
+//! The wrapped DEK sits in the resource's own record together with the exact key that wrapped
+//! it (`kek`), so that re-wrapping one resource is one atomic file replacement.
+
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+use crate::error::{Error, Result};
+
+/// The record version this build reads and writes.
+pub const RECORD_VERSION: u32 = 1;
+
+/// Tag in `store.json` that identifies a store directory.
+pub const STORE_TAG: &str = "ssefs-store";
+
+/// Implemented by every record so that readers can check the version in one place.
+pub trait Versioned {
+    /// The record's `version` field.
+    fn version(&self) -> u32;
+
+    /// Refuses versions this build does not know.
+    fn check_version(&self, path: &Path) -> Result<()> {
+        if self.version() == RECORD_VERSION {
+            Ok(())
+        } else {
+            Err(Error::corrupt(
+                path,
+                format!(
+                    "record version {} is not supported (this ssefs reads version {RECORD_VERSION})",
+                    self.version()
+                ),
+            ))
+        }
+    }
+}
+
+macro_rules! versioned {
+    ($($t:ty),*) => {$(impl Versioned for $t { fn version(&self) -> u32 { self.version } })*};
+}
+versioned!(StoreRecord, VaultRecord, KeyRecord, DesRecord, VolumeRecord);
+
+/// `store.json`: what makes a directory a store, and the emulated account.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StoreRecord {
+    pub format: String,
+    pub version: u32,
+    pub created: String,
+    pub tenant_id: String,
+    /// The signed-in user's object id: the caller of CLI vault operations.
+    pub user_object_id: String,
+    pub subscription_id: String,
+    pub subscription_name: String,
+    pub default_location: String,
+}
+
+/// A soft deletion: when it happened and when purging becomes possible.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Deletion {
+    pub deleted_at: i64,
+    pub scheduled_purge_at: i64,
+}
+
+/// One access-policy entry of a vault.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AccessPolicy {
+    pub object_id: String,
+    pub tenant_id: String,
+    /// Canonical az spellings (`get`, `wrapKey`, …).
+    pub key_permissions: Vec<String>,
+}
+
+/// `vaults/VAULT/vault.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct VaultRecord {
+    pub version: u32,
+    pub name: String,
+    pub resource_group: String,
+    pub subscription_id: String,
+    pub location: String,
+    pub tenant_id: String,
+    pub enable_soft_delete: bool,
+    pub soft_delete_retention_in_days: u32,
+    pub enable_purge_protection: bool,
+    pub access_policies: Vec<AccessPolicy>,
+    pub created: String,
+    pub deleted: Option<Deletion>,
+}
+
+/// One version of a key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct KeyVersionRecord {
+    pub id: String,
+    pub key_size: usize,
+    pub enabled: bool,
+    pub created: i64,
+    pub updated: i64,
+    /// Public modulus and exponent, base64url (the JWK `n` and `e`).
+    pub n: String,
+    pub e: String,
+}
+
+/// `vaults/VAULT/keys/KEY/key.json`. Versions are in creation order; the last is the latest.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct KeyRecord {
+    pub version: u32,
+    pub name: String,
+    pub kty: String,
+    pub protection: String,
+    pub deleted: Option<Deletion>,
+    pub versions: Vec<KeyVersionRecord>,
+}
+
+/// A key a disk encryption set points at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct KeyRef {
+    /// Always a versioned key URL.
+    pub key_url: String,
+    pub source_vault_id: String,
+}
+
+/// `diskEncryptionSets/NAME.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DesRecord {
+    pub version: u32,
+    pub name: String,
+    pub resource_group: String,
+    pub subscription_id: String,
+    pub location: String,
+    pub principal_id: String,
+    pub tenant_id: String,
+    pub active_key: KeyRef,
+    /// Non-empty while a rotation is unfinished: resources may still be wrapped by these.
+    pub previous_keys: Vec<KeyRef>,
+    pub rotation_to_latest_key_version_enabled: bool,
+    pub last_key_rotation_timestamp: Option<String>,
+    pub created: String,
+}
+
+/// Whether a volume is a disk or a snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum VolumeKind {
+    Disk,
+    Snapshot,
+}
+
+/// The two encryption types a disk can have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EncryptionType {
+    EncryptionAtRestWithPlatformKey,
+    EncryptionAtRestWithCustomerKey,
+}
+
+impl EncryptionType {
+    /// az's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EncryptionType::EncryptionAtRestWithPlatformKey => "EncryptionAtRestWithPlatformKey",
+            EncryptionType::EncryptionAtRestWithCustomerKey => "EncryptionAtRestWithCustomerKey",
+        }
+    }
+}
+
+/// Which key-encryption key wrapped a DEK.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "type", deny_unknown_fields)]
+pub enum Kek {
+    /// The store's platform key.
+    Platform,
+    /// A customer key, by versioned URL, used through a disk encryption set.
+    #[serde(rename_all = "camelCase")]
+    Customer { key_url: String },
+}
+
+/// A DEK as stored: wrapped, with the key that wrapped it and a check value.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WrappedKey {
+    pub kek: Kek,
+    /// RSA-OAEP-SHA256 ciphertext of the 64-byte DEK, standard base64.
+    pub wrapped_dek: String,
+    /// First 8 bytes of SHA-256("ssefs data key check v1\0" || DEK), hex.
+    pub dek_check: String,
+}
+
+/// `disks/NAME/volume.json` and `snapshots/NAME/volume.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct VolumeRecord {
+    pub version: u32,
+    pub kind: VolumeKind,
+    pub name: String,
+    pub resource_group: String,
+    pub subscription_id: String,
+    pub location: String,
+    pub sku: String,
+    pub size_bytes: u64,
+    pub created: String,
+    pub encryption_type: EncryptionType,
+    pub disk_encryption_set_id: Option<String>,
+    /// `Empty` or `Copy`.
+    pub create_option: String,
+    pub source_resource_id: Option<String>,
+    pub key: WrappedKey,
+}

@@ -1,0 +1,23 @@
+//! Diagnostics on stderr: one line per event, never a secret (callers pass names, ids and
+//! error messages, which by construction hold no key bytes).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+static DEBUG: AtomicBool = AtomicBool::new(false);
+
+/// Turns on `debug` lines (`--debug`).
+pub fn set_debug(on: bool) {
+    DEBUG.store(on, Ordering::Relaxed);
+}
+
+/// A warning that does not fail the operation.
+pub fn warn(msg: &str) {
+    eprintln!("ssefs: warning: {msg}");
+}
+
+/// A line shown only with `--debug`.
+pub fn debug(msg: &str) {
+    if DEBUG.load(Ordering::Relaxed) {
+        eprintln!("ssefs: debug: {msg}");
+    }
+}

@@ -1,0 +1,242 @@
+//! Disk encryption sets: the link between disks and one customer key, with a system-assigned
+//! identity that must be granted get, wrapKey and unwrapKey on the key's vault.
+
+use std::fs;
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+use super::{Service, group_matches, normalise_location, views};
+use crate::clock;
+use crate::error::{Error, IoContext, Result};
+use crate::format::{DesRecord, KeyRef, RECORD_VERSION, Versioned};
+use crate::fsio;
+use crate::ids::{self, KeyUrl, Kind};
+use crate::vault::Vaults;
+
+/// `disk-encryption-set create` arguments.
+#[derive(Debug, Clone)]
+pub struct DesArgs {
+    pub name: String,
+    pub resource_group: String,
+    pub location: Option<String>,
+    pub key_url: String,
+    pub source_vault: Option<String>,
+    pub auto_rotation: bool,
+}
+
+impl Service {
+    fn des_dir(&self) -> PathBuf {
+        self.store.dir("diskEncryptionSets")
+    }
+
+    fn des_path(&self, name: &str) -> Result<Option<PathBuf>> {
+        ids::validate_name(Kind::DiskEncryptionSet, name)?;
+        fsio::find_entry(&self.des_dir(), &format!("{name}.json"))
+    }
+
+    /// Loads a set by name.
+    pub(super) fn load_des(&self, name: &str) -> Result<DesRecord> {
+        let path = self
+            .des_path(name)?
+            .ok_or_else(|| Error::not_found("disk encryption set", name))?;
+        let rec: DesRecord = fsio::read_json(&path)?;
+        rec.check_version(&path)?;
+        Ok(rec)
+    }
+
+    /// Loads a set by name or resource id (an id must match the set's group and subscription).
+    pub(super) fn load_des_by_ref(&self, name_or_id: &str) -> Result<DesRecord> {
+        let (name, id) = ids::name_or_id(name_or_id, Kind::DiskEncryptionSet)?;
+        let rec = self.load_des(&name)?;
+        if let Some(id) = id {
+            if !id.resource_group.eq_ignore_ascii_case(&rec.resource_group)
+                || !id.subscription.eq_ignore_ascii_case(&rec.subscription_id)
+            {
+                return Err(Error::not_found("disk encryption set", name_or_id));
+            }
+        }
+        Ok(rec)
+    }
+
+    pub(super) fn save_des(&self, rec: &DesRecord) -> Result<()> {
+        fsio::write_json(&self.des_dir().join(format!("{}.json", rec.name)), rec, 0o600)
+    }
+
+    pub(super) fn all_des(&self) -> Result<Vec<DesRecord>> {
+        let mut out = Vec::new();
+        for entry in fsio::list_entries(&self.des_dir())? {
+            if let Some(name) = entry.strip_suffix(".json") {
+                out.push(self.load_des(name)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Checks a key for use by a set and returns the versioned reference: the vault must have
+    /// soft delete and purge protection, be in `location`, and the key must be an enabled
+    /// RSA-2048 version. A versionless URL means the latest version.
+    pub(super) fn resolve_des_key(&self, key_url: &str, source_vault: Option<&str>, location: &str) -> Result<KeyRef> {
+        let url = KeyUrl::parse(key_url)?;
+        let vaults = self.store.vaults();
+        let vault = vaults.vault(&url.vault)?;
+        if let Some(sv) = source_vault {
+            let (sv_name, _) = ids::name_or_id(sv, Kind::Vault)?;
+            if !sv_name.eq_ignore_ascii_case(&vault.name) {
+                return Err(Error::invalid(format!(
+                    "--source-vault '{sv_name}' is not the vault of --key-url ('{}')",
+                    vault.name
+                )));
+            }
+        }
+        if !vault.enable_soft_delete || !vault.enable_purge_protection {
+            return Err(Error::not_allowed(format!(
+                "key vault '{}' must have soft delete and purge protection enabled to be used for disk encryption (soft delete: {}, purge protection: {}); run: keyvault update -n {} --enable-purge-protection true",
+                vault.name, vault.enable_soft_delete, vault.enable_purge_protection, vault.name
+            )));
+        }
+        if vault.location != location {
+            return Err(Error::not_allowed(format!(
+                "key vault '{}' is in location '{}' but the disk encryption set is in '{location}': they must be in the same location",
+                vault.name, vault.location
+            )));
+        }
+        let key = vaults.key(&url.vault, &url.key)?;
+        let version = match &url.version {
+            Some(v) => key.versions.iter().find(|x| x.id.eq_ignore_ascii_case(v)),
+            None => key.versions.last(),
+        }
+        .ok_or_else(|| Error::not_found("key version", key_url))?;
+        if version.key_size != 2048 || key.kty != "RSA" {
+            return Err(Error::not_allowed(format!(
+                "key '{}' is {} {}: only RSA keys of size 2048 can be used for disk encryption",
+                key.name, key.kty, version.key_size
+            )));
+        }
+        if !version.enabled {
+            return Err(Error::KeyDisabled {
+                key: KeyUrl::format(&vault.name, &key.name, &version.id),
+                why: "a disabled key version cannot be made a set's active key".into(),
+            });
+        }
+        Ok(KeyRef {
+            key_url: KeyUrl::format(&vault.name, &key.name, &version.id),
+            source_vault_id: Vaults::vault_id(&vault),
+        })
+    }
+
+    /// `disk-encryption-set create`.
+    pub fn des_create(&self, args: &DesArgs) -> Result<Value> {
+        ids::validate_name(Kind::DiskEncryptionSet, &args.name)?;
+        ids::validate_name(Kind::ResourceGroup, &args.resource_group)?;
+        if let Some(path) = self.des_path(&args.name)? {
+            let existing = path.file_stem().map(|s| s.to_string_lossy().into_owned());
+            return Err(Error::AlreadyExists {
+                kind: "disk encryption set",
+                name: existing.unwrap_or_else(|| args.name.clone()),
+            });
+        }
+        let record = self.store.record();
+        let location = match &args.location {
+            Some(l) => normalise_location(l),
+            None => {
+                // Like az without -l: the location of the key's vault.
+                let url = KeyUrl::parse(&args.key_url)?;
+                self.store.vaults().vault(&url.vault)?.location
+            }
+        };
+        let active_key = self.resolve_des_key(&args.key_url, args.source_vault.as_deref(), &location)?;
+        let rec = DesRecord {
+            version: RECORD_VERSION,
+            name: args.name.clone(),
+            resource_group: args.resource_group.clone(),
+            subscription_id: record.subscription_id.clone(),
+            location,
+            principal_id: ids::new_guid()?,
+            tenant_id: record.tenant_id.clone(),
+            active_key,
+            previous_keys: Vec::new(),
+            rotation_to_latest_key_version_enabled: args.auto_rotation,
+            last_key_rotation_timestamp: None,
+            created: clock::now_rfc3339(),
+        };
+        self.save_des(&rec)?;
+        fsio::sync_dir(&self.des_dir())?;
+        Ok(views::des(&rec))
+    }
+
+    /// `disk-encryption-set show`.
+    pub fn des_show(&self, name_or_id: &str, group: Option<&str>) -> Result<Value> {
+        let rec = self.load_des_by_ref(name_or_id)?;
+        if !group_matches(group, &rec.resource_group) {
+            return Err(Error::not_found("disk encryption set", name_or_id));
+        }
+        Ok(views::des(&rec))
+    }
+
+    /// `disk-encryption-set list`.
+    pub fn des_list(&self, group: Option<&str>) -> Result<Value> {
+        Ok(Value::Array(
+            self.all_des()?
+                .iter()
+                .filter(|d| group_matches(group, &d.resource_group))
+                .map(views::des)
+                .collect(),
+        ))
+    }
+
+    /// `disk-encryption-set update [--key-url] [--source-vault] [--enable-auto-key-rotation]`:
+    /// a new key re-wraps every disk and snapshot of the set (see rotation.rs).
+    pub fn des_update(
+        &self,
+        name_or_id: &str,
+        key_url: Option<&str>,
+        source_vault: Option<&str>,
+        auto_rotation: Option<bool>,
+    ) -> Result<Value> {
+        let mut rec = self.load_des_by_ref(name_or_id)?;
+        if let Some(auto) = auto_rotation {
+            rec.rotation_to_latest_key_version_enabled = auto;
+            self.save_des(&rec)?;
+        }
+        let target = match key_url {
+            Some(url) => Some(self.resolve_des_key(url, source_vault, &rec.location)?),
+            None if auto_rotation == Some(true) => self.latest_key_ref(&rec)?,
+            None => None,
+        };
+        if let Some(new_key) = target {
+            rec = self.rotate_des(rec, new_key)?;
+        }
+        Ok(views::des(&rec))
+    }
+
+    /// `disk-encryption-set delete`: refused while any disk or snapshot uses the set.
+    pub fn des_delete(&self, name_or_id: &str) -> Result<Value> {
+        let rec = self.load_des_by_ref(name_or_id)?;
+        let users = self.volumes_of_des(&rec)?;
+        if !users.is_empty() {
+            let names: Vec<String> = users.iter().map(views::volume_id).collect();
+            return Err(Error::not_allowed(format!(
+                "disk encryption set '{}' is used by {} resource(s) and cannot be deleted: {}",
+                rec.name,
+                names.len(),
+                names.join(", ")
+            )));
+        }
+        let path = self.des_dir().join(format!("{}.json", rec.name));
+        fs::remove_file(&path).ctx(|| format!("remove {}", path.display()))?;
+        fsio::sync_dir(&self.des_dir())?;
+        Ok(Value::Null)
+    }
+
+    /// `disk-encryption-set list-associated-resources`: ids of the disks and snapshots using it.
+    pub fn des_list_associated(&self, name_or_id: &str) -> Result<Value> {
+        let rec = self.load_des_by_ref(name_or_id)?;
+        Ok(Value::Array(
+            self.volumes_of_des(&rec)?
+                .iter()
+                .map(|v| Value::String(views::volume_id(v)))
+                .collect(),
+        ))
+    }
+}

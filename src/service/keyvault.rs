@@ -1,0 +1,249 @@
+//! Key vault and key management on behalf of the signed-in user, plus the hook that moves
+//! auto-rotating disk encryption sets to a key's new version.
+
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+use super::{Service, group_matches, normalise_location, views};
+use crate::crypto::KeyPair;
+use crate::error::{Error, IoContext, Result};
+use crate::ids::{self, Kind};
+use crate::vault::{NewVault, VersionSelector, Vaults};
+
+/// `keyvault create` arguments.
+#[derive(Debug, Clone)]
+pub struct VaultArgs {
+    pub name: String,
+    pub resource_group: String,
+    pub location: Option<String>,
+    pub enable_soft_delete: bool,
+    pub retention_days: Option<u32>,
+    pub enable_purge_protection: bool,
+}
+
+/// `keyvault key create` / `import` arguments.
+#[derive(Debug, Clone)]
+pub struct KeyArgs {
+    pub vault: String,
+    pub name: String,
+    pub kty: String,
+    pub size: Option<usize>,
+    pub protection: String,
+    /// `import`: the PEM file holding the private key.
+    pub pem_file: Option<PathBuf>,
+}
+
+impl Service {
+    fn vaults(&self) -> &Vaults {
+        self.store.vaults()
+    }
+
+    /// `keyvault create`.
+    pub fn vault_create(&self, args: &VaultArgs) -> Result<Value> {
+        ids::validate_name(Kind::ResourceGroup, &args.resource_group)?;
+        let rec = self.store.record();
+        let new = NewVault {
+            name: args.name.clone(),
+            resource_group: args.resource_group.clone(),
+            subscription_id: rec.subscription_id.clone(),
+            location: normalise_location(args.location.as_deref().unwrap_or(&rec.default_location)),
+            tenant_id: rec.tenant_id.clone(),
+            enable_soft_delete: args.enable_soft_delete,
+            retention_days: args.retention_days.unwrap_or(90),
+            enable_purge_protection: args.enable_purge_protection,
+        };
+        if new.enable_purge_protection && !new.enable_soft_delete {
+            return Err(Error::invalid(
+                "purge protection needs soft delete: do not pass --enable-soft-delete false with --enable-purge-protection true",
+            ));
+        }
+        Ok(views::vault(&self.vaults().create_vault(&new, &rec.user_object_id)?))
+    }
+
+    /// `keyvault show`.
+    pub fn vault_show(&self, name: &str, group: Option<&str>) -> Result<Value> {
+        let rec = self.vaults().vault(name)?;
+        if !group_matches(group, &rec.resource_group) {
+            return Err(Error::not_found("key vault", name));
+        }
+        Ok(views::vault(&rec))
+    }
+
+    /// `keyvault list`.
+    pub fn vault_list(&self, group: Option<&str>) -> Result<Value> {
+        let list: Vec<Value> = self
+            .vaults()
+            .all_vaults()?
+            .iter()
+            .filter(|v| v.deleted.is_none() && group_matches(group, &v.resource_group))
+            .map(views::vault)
+            .collect();
+        Ok(Value::Array(list))
+    }
+
+    /// `keyvault update --enable-purge-protection / --retention-days`.
+    pub fn vault_update(&self, name: &str, purge_protection: Option<bool>, retention: Option<u32>) -> Result<Value> {
+        Ok(views::vault(&self.vaults().update_vault(name, purge_protection, retention)?))
+    }
+
+    /// `keyvault delete` (soft).
+    pub fn vault_delete(&self, name: &str) -> Result<Value> {
+        self.vaults().delete_vault(name, &self.user())?;
+        Ok(Value::Null)
+    }
+
+    /// `keyvault recover`.
+    pub fn vault_recover(&self, name: &str) -> Result<Value> {
+        Ok(views::vault(&self.vaults().recover_vault(name, &self.user())?))
+    }
+
+    /// `keyvault purge`.
+    pub fn vault_purge(&self, name: &str) -> Result<Value> {
+        self.vaults().purge_vault(name)?;
+        Ok(Value::Null)
+    }
+
+    /// `keyvault show-deleted`.
+    pub fn vault_show_deleted(&self, name: &str) -> Result<Value> {
+        Ok(views::deleted_vault(&self.vaults().deleted_vault(name)?))
+    }
+
+    /// `keyvault set-policy --object-id --key-permissions`.
+    pub fn vault_set_policy(&self, vault: &str, object_id: &str, perms: &[String]) -> Result<Value> {
+        Ok(views::vault(&self.vaults().set_policy(vault, object_id, perms, &self.user())?))
+    }
+
+    /// `keyvault delete-policy --object-id`.
+    pub fn vault_delete_policy(&self, vault: &str, object_id: &str) -> Result<Value> {
+        Ok(views::vault(&self.vaults().delete_policy(vault, object_id, &self.user())?))
+    }
+
+    /// `keyvault key create` and `keyvault key import`; then auto-rotating sets move on.
+    pub fn key_create(&self, args: &KeyArgs) -> Result<Value> {
+        let import = match &args.pem_file {
+            Some(path) => {
+                let pem = zeroize::Zeroizing::new(
+                    std::fs::read_to_string(path).ctx(|| format!("read {}", path.display()))?,
+                );
+                Some(KeyPair::from_pem(&pem).map_err(|e| {
+                    Error::invalid(format!("{}: {e}", path.display()))
+                })?)
+            }
+            None => None,
+        };
+        let rec = self.vaults().create_key(
+            &args.vault,
+            &args.name,
+            &args.kty,
+            args.size,
+            &args.protection,
+            import,
+            &self.user(),
+        )?;
+        self.after_new_version(&args.vault, &rec.name);
+        self.key_view(&args.vault, &rec.name, None)
+    }
+
+    /// `keyvault key rotate`.
+    pub fn key_rotate(&self, vault: &str, key: &str) -> Result<Value> {
+        let rec = self.vaults().rotate_key(vault, key, &self.user())?;
+        self.after_new_version(vault, &rec.name);
+        self.key_view(vault, &rec.name, None)
+    }
+
+    fn key_view(&self, vault: &str, key: &str, version: Option<&str>) -> Result<Value> {
+        let vrec = self.vaults().vault(vault)?;
+        let krec = self.vaults().key(vault, key)?;
+        let v = match version {
+            Some(id) => krec.versions.iter().find(|v| v.id.eq_ignore_ascii_case(id)),
+            None => krec.versions.last(),
+        }
+        .ok_or_else(|| Error::not_found("key version", format!("{key}/{}", version.unwrap_or(""))))?;
+        Ok(views::key(&vrec, &krec, v))
+    }
+
+    /// `keyvault key show [--version]`.
+    pub fn key_show(&self, vault: &str, key: &str, version: Option<&str>) -> Result<Value> {
+        if let Some(v) = version {
+            ids::validate_version(v)?;
+        }
+        self.vaults().show_key(vault, key, &self.user())?;
+        self.key_view(vault, key, version)
+    }
+
+    /// `keyvault key list`.
+    pub fn key_list(&self, vault: &str) -> Result<Value> {
+        let vrec = self.vaults().vault(vault)?;
+        let keys = self.vaults().list_keys(vault, &self.user())?;
+        Ok(Value::Array(
+            keys.iter()
+                .filter(|k| k.deleted.is_none())
+                .map(|k| views::key_list_item(&vrec, k))
+                .collect(),
+        ))
+    }
+
+    /// `keyvault key list-versions`.
+    pub fn key_list_versions(&self, vault: &str, key: &str) -> Result<Value> {
+        let vrec = self.vaults().vault(vault)?;
+        self.vaults().list_keys(vault, &self.user())?;
+        let krec = self.vaults().key(vault, key)?;
+        Ok(Value::Array(
+            krec.versions
+                .iter()
+                .map(|v| views::key_version_item(&vrec, &krec, v))
+                .collect(),
+        ))
+    }
+
+    /// `keyvault key set-attributes --enabled [--version]` (no version: the latest, as in az).
+    pub fn key_set_enabled(&self, vault: &str, key: &str, version: VersionSelector, enabled: bool) -> Result<Value> {
+        if let VersionSelector::Exact(v) = &version {
+            ids::validate_version(v)?;
+        }
+        let shown = match &version {
+            VersionSelector::Exact(v) => Some(v.clone()),
+            _ => None,
+        };
+        let rec = self.vaults().set_enabled(vault, key, version, enabled, &self.user())?;
+        self.key_view(vault, &rec.name, shown.as_deref())
+    }
+
+    /// `keyvault key delete` (soft).
+    pub fn key_delete(&self, vault: &str, key: &str) -> Result<Value> {
+        let rec = self.vaults().delete_key(vault, key, &self.user())?;
+        let vrec = self.vaults().vault(vault)?;
+        match rec.versions.last() {
+            Some(v) => Ok(views::key(&vrec, &rec, v)),
+            None => Ok(Value::Null),
+        }
+    }
+
+    /// `keyvault key recover`.
+    pub fn key_recover(&self, vault: &str, key: &str) -> Result<Value> {
+        let rec = self.vaults().recover_key(vault, key, &self.user())?;
+        self.key_view(vault, &rec.name, None)
+    }
+
+    /// `keyvault key purge`.
+    pub fn key_purge(&self, vault: &str, key: &str) -> Result<Value> {
+        self.vaults().purge_key(vault, key, &self.user())?;
+        Ok(Value::Null)
+    }
+
+    /// `keyvault key show-deleted`.
+    pub fn key_show_deleted(&self, vault: &str, key: &str) -> Result<Value> {
+        let vrec = self.vaults().vault(vault)?;
+        let rec = self.vaults().deleted_key(vault, key)?;
+        match rec.versions.last() {
+            Some(v) => Ok(views::key(&vrec, &rec, v)),
+            None => Ok(Value::Null),
+        }
+    }
+
+    /// `keyvault audit`: the vault's audit log.
+    pub fn vault_audit(&self, vault: &str) -> Result<Value> {
+        Ok(Value::Array(self.vaults().audit_log(vault)?))
+    }
+}

@@ -1,0 +1,73 @@
+//! The service: the rules of the domain, over the store, the vault and the volumes.
+//!
+//! The command line (and, later, the FUSE mount and `/.control`) are thin clients of
+//! [`Service`]: each operation validates its input, applies the domain's rules (same-key
+//! snapshots, no way back from a customer key, permissions of a set's identity, same location),
+//! changes records atomically and returns az-shaped JSON. Nothing here prints.
+//!
+//! - `account.rs`, `keyvault.rs`: account and vault management, on behalf of the signed-in user;
+//! - `des.rs`: disk encryption sets; `rotation.rs`: re-wrapping DEKs, resumable after a crash;
+//! - `volumes.rs`: disks and snapshots; `dek.rs`: wrapping and unwrapping a resource's DEK;
+//! - `views.rs`: the JSON each resource shows.
+
+mod account;
+mod dek;
+mod des;
+mod keyvault;
+mod rotation;
+mod views;
+mod volumes;
+
+use std::path::Path;
+
+use crate::error::Result;
+use crate::store::Store;
+use crate::vault::Caller;
+
+pub use des::DesArgs;
+pub use keyvault::{KeyArgs, VaultArgs};
+pub use volumes::{VolumeArgs, VolumeUpdate};
+
+/// The service over one open store.
+pub struct Service {
+    store: Store,
+}
+
+impl Service {
+    /// Opens the store at `root` (creating it on first use) and finishes any rotation a crash
+    /// interrupted.
+    pub fn open(root: &Path) -> Result<Service> {
+        let service = Service {
+            store: Store::open(root)?,
+        };
+        service.resume_rotations();
+        Ok(service)
+    }
+
+    /// The open store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The signed-in user, as a vault caller.
+    fn user(&self) -> Caller<'_> {
+        Caller {
+            object_id: &self.store.record().user_object_id,
+            resource: None,
+        }
+    }
+}
+
+/// Normalises a location the way az does: lowercase, no spaces ("East US" -> "eastus").
+pub fn normalise_location(location: &str) -> String {
+    location
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect::<String>()
+        .to_ascii_lowercase()
+}
+
+/// Compares an optional `-g` with a record's resource group.
+fn group_matches(wanted: Option<&str>, actual: &str) -> bool {
+    wanted.is_none_or(|g| g.eq_ignore_ascii_case(actual))
+}

@@ -1,0 +1,239 @@
+//! az-shaped JSON for each resource, built from the records: the field names scripts query.
+
+use serde_json::{Value, json};
+
+use crate::clock;
+use crate::format::{
+    DesRecord, KeyRecord, KeyRef, KeyVersionRecord, StoreRecord, VaultRecord, VolumeKind,
+    VolumeRecord,
+};
+use crate::ids::{KeyUrl, Kind, ResourceId, VAULT_DOMAIN};
+use crate::vault::Vaults;
+
+const GIB: u64 = 1 << 30;
+
+/// `account show`.
+pub fn account(rec: &StoreRecord) -> Value {
+    json!({
+        "environmentName": "AzureCloud",
+        "homeTenantId": rec.tenant_id,
+        "id": rec.subscription_id,
+        "isDefault": true,
+        "name": rec.subscription_name,
+        "state": "Enabled",
+        "tenantId": rec.tenant_id,
+        "user": { "name": "ssefs-user", "type": "user", "objectId": rec.user_object_id },
+    })
+}
+
+/// `keyvault show`.
+pub fn vault(rec: &VaultRecord) -> Value {
+    let policies: Vec<Value> = rec
+        .access_policies
+        .iter()
+        .map(|p| {
+            json!({
+                "applicationId": null,
+                "objectId": p.object_id,
+                "permissions": {
+                    "certificates": [],
+                    "keys": p.key_permissions,
+                    "secrets": [],
+                    "storage": [],
+                },
+                "tenantId": p.tenant_id,
+            })
+        })
+        .collect();
+    json!({
+        "id": Vaults::vault_id(rec),
+        "location": rec.location,
+        "name": rec.name,
+        "properties": {
+            "accessPolicies": policies,
+            "enablePurgeProtection": if rec.enable_purge_protection { Value::Bool(true) } else { Value::Null },
+            "enableRbacAuthorization": false,
+            "enableSoftDelete": rec.enable_soft_delete,
+            "provisioningState": "Succeeded",
+            "sku": { "family": "A", "name": "standard" },
+            "softDeleteRetentionInDays": rec.soft_delete_retention_in_days,
+            "tenantId": rec.tenant_id,
+            "vaultUri": format!("https://{}.{VAULT_DOMAIN}/", rec.name.to_ascii_lowercase()),
+        },
+        "resourceGroup": rec.resource_group,
+        "tags": {},
+        "type": "Microsoft.KeyVault/vaults",
+    })
+}
+
+/// A soft-deleted vault (`keyvault show-deleted`, `delete` output).
+pub fn deleted_vault(rec: &VaultRecord) -> Value {
+    let mut v = vault(rec);
+    if let Some(d) = &rec.deleted {
+        v["properties"]["deletionDate"] = json!(clock::rfc3339(d.deleted_at));
+        v["properties"]["scheduledPurgeDate"] = json!(clock::rfc3339(d.scheduled_purge_at));
+    }
+    v
+}
+
+fn recovery_level(vault: &VaultRecord) -> &'static str {
+    match (vault.enable_soft_delete, vault.enable_purge_protection) {
+        (true, true) => "Recoverable",
+        (true, false) => "Recoverable+Purgeable",
+        (false, _) => "Purgeable",
+    }
+}
+
+fn key_attributes(vault: &VaultRecord, v: &KeyVersionRecord) -> Value {
+    json!({
+        "created": clock::rfc3339(v.created),
+        "enabled": v.enabled,
+        "expires": null,
+        "exportable": false,
+        "notBefore": null,
+        "recoverableDays": vault.soft_delete_retention_in_days,
+        "recoveryLevel": recovery_level(vault),
+        "updated": clock::rfc3339(v.updated),
+    })
+}
+
+/// `keyvault key show` of one version.
+pub fn key(vault: &VaultRecord, key: &KeyRecord, v: &KeyVersionRecord) -> Value {
+    let mut out = json!({
+        "attributes": key_attributes(vault, v),
+        "key": {
+            "crv": null,
+            "e": v.e,
+            "keyOps": ["encrypt", "decrypt", "sign", "verify", "wrapKey", "unwrapKey"],
+            "kid": KeyUrl::format(&vault.name, &key.name, &v.id),
+            "kty": if key.protection == "hsm" { "RSA-HSM" } else { "RSA" },
+            "n": v.n,
+        },
+        "managed": null,
+        "name": key.name,
+        "releasePolicy": null,
+        "tags": null,
+    });
+    if let Some(d) = &key.deleted {
+        out["deletedDate"] = json!(clock::rfc3339(d.deleted_at));
+        out["scheduledPurgeDate"] = json!(clock::rfc3339(d.scheduled_purge_at));
+        out["recoveryId"] = json!(format!(
+            "https://{}.{VAULT_DOMAIN}/deletedkeys/{}",
+            vault.name.to_ascii_lowercase(),
+            key.name
+        ));
+    }
+    out
+}
+
+/// One entry of `keyvault key list`.
+pub fn key_list_item(vault: &VaultRecord, key: &KeyRecord) -> Value {
+    let latest = key.versions.last();
+    json!({
+        "attributes": latest.map(|v| key_attributes(vault, v)),
+        "kid": format!("https://{}.{VAULT_DOMAIN}/keys/{}", vault.name.to_ascii_lowercase(), key.name),
+        "managed": null,
+        "name": key.name,
+        "tags": null,
+    })
+}
+
+/// One entry of `keyvault key list-versions`.
+pub fn key_version_item(vault: &VaultRecord, key: &KeyRecord, v: &KeyVersionRecord) -> Value {
+    json!({
+        "attributes": key_attributes(vault, v),
+        "kid": KeyUrl::format(&vault.name, &key.name, &v.id),
+        "managed": null,
+        "name": key.name,
+        "tags": null,
+    })
+}
+
+fn key_ref(k: &KeyRef) -> Value {
+    json!({ "keyUrl": k.key_url, "sourceVault": { "id": k.source_vault_id } })
+}
+
+/// The resource id of a disk encryption set.
+pub fn des_id(rec: &DesRecord) -> String {
+    ResourceId::format(&rec.subscription_id, &rec.resource_group, Kind::DiskEncryptionSet, &rec.name)
+}
+
+/// `disk-encryption-set show`.
+pub fn des(rec: &DesRecord) -> Value {
+    json!({
+        "activeKey": key_ref(&rec.active_key),
+        "autoKeyRotationError": null,
+        "encryptionType": "EncryptionAtRestWithCustomerKey",
+        "id": des_id(rec),
+        "identity": {
+            "principalId": rec.principal_id,
+            "tenantId": rec.tenant_id,
+            "type": "SystemAssigned",
+            "userAssignedIdentities": null,
+        },
+        "lastKeyRotationTimestamp": rec.last_key_rotation_timestamp,
+        "location": rec.location,
+        "name": rec.name,
+        "previousKeys": rec.previous_keys.iter().map(key_ref).collect::<Vec<_>>(),
+        "provisioningState": "Succeeded",
+        "resourceGroup": rec.resource_group,
+        "rotationToLatestKeyVersionEnabled": rec.rotation_to_latest_key_version_enabled,
+        "tags": {},
+        "type": "Microsoft.Compute/diskEncryptionSets",
+    })
+}
+
+/// The resource id of a disk or snapshot.
+pub fn volume_id(rec: &VolumeRecord) -> String {
+    let kind = match rec.kind {
+        VolumeKind::Disk => Kind::Disk,
+        VolumeKind::Snapshot => Kind::Snapshot,
+    };
+    ResourceId::format(&rec.subscription_id, &rec.resource_group, kind, &rec.name)
+}
+
+/// The tier az shows for a SKU.
+pub fn sku_tier(sku: &str) -> &'static str {
+    match sku {
+        "Premium_LRS" => "Premium",
+        "UltraSSD_LRS" => "Ultra",
+        _ => "Standard",
+    }
+}
+
+/// `disk show` / `snapshot show`. `managed_by` is the attaching process, if any.
+pub fn volume(rec: &VolumeRecord, managed_by: Option<&str>) -> Value {
+    let mut out = json!({
+        "creationData": {
+            "createOption": rec.create_option,
+            "sourceResourceId": rec.source_resource_id,
+        },
+        "diskSizeBytes": rec.size_bytes,
+        "diskSizeGB": rec.size_bytes / GIB,
+        "diskState": if managed_by.is_some() { "Attached" } else { "Unattached" },
+        "encryption": {
+            "diskEncryptionSetId": rec.disk_encryption_set_id,
+            "type": rec.encryption_type.as_str(),
+        },
+        "id": volume_id(rec),
+        "location": rec.location,
+        "managedBy": managed_by,
+        "name": rec.name,
+        "networkAccessPolicy": "AllowAll",
+        "provisioningState": "Succeeded",
+        "resourceGroup": rec.resource_group,
+        "sku": { "name": rec.sku, "tier": sku_tier(&rec.sku) },
+        "tags": {},
+        "timeCreated": rec.created,
+    });
+    match rec.kind {
+        VolumeKind::Disk => {
+            out["type"] = json!("Microsoft.Compute/disks");
+        }
+        VolumeKind::Snapshot => {
+            out["type"] = json!("Microsoft.Compute/snapshots");
+            out["incremental"] = json!(false);
+        }
+    }
+    out
+}

@@ -1,0 +1,481 @@
+//! Disks and snapshots ("volumes"): create (empty or from a source), show, list, update,
+//! delete, with the domain's key rules.
+//!
+//! A volume is a directory `disks/NAME` or `snapshots/NAME` holding `volume.json` and the
+//! ciphertext `data`. It is built under a temporary name and renamed into place, so a crash
+//! leaves a complete volume or none (temporaries are removed when the store is next opened).
+
+use std::fs::{self, OpenOptions};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::dek::Protector;
+use super::{Service, group_matches, normalise_location, views};
+use crate::clock;
+use crate::crypto::DataKey;
+use crate::error::{Error, IoContext, Result};
+use crate::format::{DesRecord, EncryptionType, Kek, RECORD_VERSION, Versioned, VolumeKind, VolumeRecord};
+use crate::fsio::{self, TMP_PREFIX};
+use crate::ids::{self, KeyUrl, Kind};
+
+const GIB: u64 = 1 << 30;
+/// Largest disk az allows: 32 TiB - 1 GiB.
+const MAX_SIZE_GB: u64 = 32_767;
+const DISK_SKUS: &[&str] = &["Standard_LRS", "StandardSSD_LRS", "Premium_LRS", "UltraSSD_LRS"];
+const SNAPSHOT_SKUS: &[&str] = &["Standard_LRS", "Premium_LRS", "Standard_ZRS"];
+
+/// `disk create` / `snapshot create` arguments.
+#[derive(Debug, Clone, Default)]
+pub struct VolumeArgs {
+    pub name: String,
+    pub resource_group: String,
+    pub location: Option<String>,
+    pub size_gb: Option<u64>,
+    pub sku: Option<String>,
+    /// A disk or snapshot, by name or id.
+    pub source: Option<String>,
+    pub encryption_type: Option<String>,
+    pub disk_encryption_set: Option<String>,
+}
+
+/// `disk update` arguments.
+#[derive(Debug, Clone, Default)]
+pub struct VolumeUpdate {
+    pub size_gb: Option<u64>,
+    pub sku: Option<String>,
+    pub encryption_type: Option<String>,
+    pub disk_encryption_set: Option<String>,
+}
+
+/// The encryption a command asked for.
+enum Requested {
+    Platform,
+    Customer(DesRecord),
+}
+
+fn volume_kind(kind: Kind) -> VolumeKind {
+    if kind == Kind::Snapshot { VolumeKind::Snapshot } else { VolumeKind::Disk }
+}
+
+fn kind_of(rec: &VolumeRecord) -> Kind {
+    match rec.kind {
+        VolumeKind::Disk => Kind::Disk,
+        VolumeKind::Snapshot => Kind::Snapshot,
+    }
+}
+
+fn canonical_sku(sku: &str, allowed: &[&str]) -> Result<String> {
+    allowed
+        .iter()
+        .find(|s| s.eq_ignore_ascii_case(sku))
+        .map(|s| s.to_string())
+        .ok_or_else(|| {
+            Error::invalid(format!(
+                "--sku '{}' is not one of: {}",
+                sku.chars().take(40).collect::<String>(),
+                allowed.join(", ")
+            ))
+        })
+}
+
+fn size_bytes(size_gb: u64) -> Result<u64> {
+    if !(1..=MAX_SIZE_GB).contains(&size_gb) {
+        return Err(Error::invalid(format!(
+            "--size-gb must be between 1 and {MAX_SIZE_GB}, not {size_gb}"
+        )));
+    }
+    Ok(size_gb * GIB)
+}
+
+/// The key a protection uses, without version: `platform` or `vault/key`.
+fn key_identity(kek: &Kek) -> String {
+    match kek {
+        Kek::Platform => "the platform key".into(),
+        Kek::Customer { key_url } => match KeyUrl::parse(key_url) {
+            Ok(u) => format!("customer key {}/{}", u.vault, u.key),
+            Err(_) => key_url.clone(),
+        },
+    }
+}
+
+impl Service {
+    fn volumes_dir(&self, kind: Kind) -> PathBuf {
+        self.store.dir(if kind == Kind::Snapshot { "snapshots" } else { "disks" })
+    }
+
+    fn volume_dir(&self, kind: Kind, name: &str) -> Result<PathBuf> {
+        ids::validate_name(kind, name)?;
+        fsio::find_entry(&self.volumes_dir(kind), name)?.ok_or_else(|| Error::not_found(kind.label(), name))
+    }
+
+    fn load_volume_at(dir: &Path, kind: Kind) -> Result<VolumeRecord> {
+        let path = dir.join("volume.json");
+        let rec: VolumeRecord = fsio::read_json(&path)?;
+        rec.check_version(&path)?;
+        if rec.kind != volume_kind(kind) {
+            return Err(Error::corrupt(&path, format!("the record is not a {}", kind.label())));
+        }
+        Ok(rec)
+    }
+
+    /// Loads a disk or snapshot by name.
+    pub fn load_volume(&self, kind: Kind, name: &str) -> Result<VolumeRecord> {
+        Self::load_volume_at(&self.volume_dir(kind, name)?, kind)
+    }
+
+    fn load_volume_by_ref(&self, kind: Kind, name_or_id: &str, group: Option<&str>) -> Result<VolumeRecord> {
+        let (name, id) = ids::name_or_id(name_or_id, kind)?;
+        let rec = self.load_volume(kind, &name)?;
+        let id_matches = id.is_none_or(|id| {
+            id.resource_group.eq_ignore_ascii_case(&rec.resource_group)
+                && id.subscription.eq_ignore_ascii_case(&rec.subscription_id)
+        });
+        if !id_matches || !group_matches(group, &rec.resource_group) {
+            return Err(Error::not_found(kind.label(), name_or_id));
+        }
+        Ok(rec)
+    }
+
+    pub(super) fn save_volume(&self, rec: &VolumeRecord) -> Result<()> {
+        let dir = self.volume_dir(kind_of(rec), &rec.name)?;
+        fsio::write_json(&dir.join("volume.json"), rec, 0o600)
+    }
+
+    pub(super) fn all_volumes(&self, kind: Kind) -> Result<Vec<VolumeRecord>> {
+        let dir = self.volumes_dir(kind);
+        fsio::list_entries(&dir)?
+            .iter()
+            .map(|n| Self::load_volume_at(&dir.join(n), kind))
+            .collect()
+    }
+
+    /// The ciphertext file of a disk or snapshot.
+    pub fn data_path(&self, kind: Kind, name: &str) -> Result<PathBuf> {
+        Ok(self.volume_dir(kind, name)?.join("data"))
+    }
+
+    /// The DEK of a disk or snapshot, unwrapped with the key its record names (audited).
+    pub fn volume_key(&self, kind: Kind, name: &str) -> Result<DataKey> {
+        self.unwrap_dek(&self.load_volume(kind, name)?)
+    }
+
+    fn requested(&self, encryption_type: Option<&str>, des: Option<&str>) -> Result<Option<Requested>> {
+        let etype = match encryption_type {
+            None => None,
+            Some(t) if t.eq_ignore_ascii_case("EncryptionAtRestWithPlatformKey") => {
+                Some(EncryptionType::EncryptionAtRestWithPlatformKey)
+            }
+            Some(t) if t.eq_ignore_ascii_case("EncryptionAtRestWithCustomerKey") => {
+                Some(EncryptionType::EncryptionAtRestWithCustomerKey)
+            }
+            Some(t) if t.eq_ignore_ascii_case("EncryptionAtRestWithPlatformAndCustomerKeys") => {
+                return Err(Error::invalid(
+                    "EncryptionAtRestWithPlatformAndCustomerKeys (double encryption) is not supported by ssefs",
+                ));
+            }
+            Some(t) => {
+                return Err(Error::invalid(format!(
+                    "--encryption-type '{}' is not EncryptionAtRestWithPlatformKey or EncryptionAtRestWithCustomerKey",
+                    t.chars().take(60).collect::<String>()
+                )));
+            }
+        };
+        match (etype, des) {
+            (Some(EncryptionType::EncryptionAtRestWithPlatformKey), Some(_)) => Err(Error::invalid(
+                "--disk-encryption-set cannot be combined with --encryption-type EncryptionAtRestWithPlatformKey",
+            )),
+            (Some(EncryptionType::EncryptionAtRestWithPlatformKey), None) => Ok(Some(Requested::Platform)),
+            (Some(EncryptionType::EncryptionAtRestWithCustomerKey), None) => Err(Error::invalid(
+                "--encryption-type EncryptionAtRestWithCustomerKey needs --disk-encryption-set",
+            )),
+            (_, Some(d)) => Ok(Some(Requested::Customer(self.load_des_by_ref(d)?))),
+            (None, None) => Ok(None),
+        }
+    }
+
+    fn check_location(des: &DesRecord, location: &str, what: &str) -> Result<()> {
+        if des.location != location {
+            return Err(Error::not_allowed(format!(
+                "{what} is in location '{location}' but disk encryption set '{}' is in '{}': they must be in the same location",
+                des.name, des.location
+            )));
+        }
+        Ok(())
+    }
+
+    fn check_new_name(&self, kind: Kind, name: &str) -> Result<()> {
+        ids::validate_name(kind, name)?;
+        if let Some(existing) = fsio::find_entry(&self.volumes_dir(kind), name)? {
+            let shown = existing.file_name().map(|n| n.to_string_lossy().into_owned());
+            return Err(Error::AlreadyExists {
+                kind: kind.label(),
+                name: shown.unwrap_or_else(|| name.to_string()),
+            });
+        }
+        Ok(())
+    }
+
+    /// Resolves `--source`: a disk or snapshot by id, or by name (disks first).
+    fn load_source(&self, source: &str) -> Result<VolumeRecord> {
+        if source.starts_with('/') {
+            let kind = if source.to_ascii_lowercase().contains("/microsoft.compute/snapshots/") {
+                Kind::Snapshot
+            } else {
+                Kind::Disk
+            };
+            return self.load_volume_by_ref(kind, source, None);
+        }
+        match self.load_volume(Kind::Disk, source) {
+            Err(Error::NotFound { .. }) => self.load_volume(Kind::Snapshot, source).map_err(|e| match e {
+                Error::NotFound { .. } => Error::not_found("source disk or snapshot", source),
+                e => e,
+            }),
+            other => other,
+        }
+    }
+
+    /// `disk create` and `snapshot create`.
+    pub fn volume_create(&self, kind: Kind, args: &VolumeArgs) -> Result<Value> {
+        self.check_new_name(kind, &args.name)?;
+        ids::validate_name(Kind::ResourceGroup, &args.resource_group)?;
+        let sku = match (&args.sku, kind) {
+            (Some(s), Kind::Snapshot) => canonical_sku(s, SNAPSHOT_SKUS)?,
+            (Some(s), _) => canonical_sku(s, DISK_SKUS)?,
+            (None, Kind::Snapshot) => "Standard_LRS".into(),
+            (None, _) => "Premium_LRS".into(),
+        };
+        let requested = self.requested(args.encryption_type.as_deref(), args.disk_encryption_set.as_deref())?;
+        let source = match &args.source {
+            Some(s) => Some(self.load_source(s)?),
+            None if kind == Kind::Snapshot => {
+                return Err(Error::invalid("snapshot create needs --source DISK"));
+            }
+            None => None,
+        };
+        let location = match (&args.location, &requested, &source) {
+            (Some(l), _, _) => normalise_location(l),
+            (None, _, Some(src)) => src.location.clone(),
+            (None, Some(Requested::Customer(des)), None) => des.location.clone(),
+            (None, _, None) => self.store.record().default_location.clone(),
+        };
+        let what = format!("{} '{}'", kind.label(), args.name);
+        let record = self.store.record();
+        let mut rec = VolumeRecord {
+            version: RECORD_VERSION,
+            kind: volume_kind(kind),
+            name: args.name.clone(),
+            resource_group: args.resource_group.clone(),
+            subscription_id: record.subscription_id.clone(),
+            location: location.clone(),
+            sku,
+            size_bytes: 0,
+            created: clock::now_rfc3339(),
+            encryption_type: EncryptionType::EncryptionAtRestWithPlatformKey,
+            disk_encryption_set_id: None,
+            create_option: "Empty".into(),
+            source_resource_id: None,
+            key: crate::format::WrappedKey {
+                kek: Kek::Platform,
+                wrapped_dek: String::new(),
+                dek_check: String::new(),
+            },
+        };
+        let id = views::volume_id(&rec);
+
+        // Decide the protector, enforcing the same-key rule for copies.
+        let inherited;
+        let protector = match (&requested, &source) {
+            (Some(Requested::Platform), _) | (None, None) => Protector::Platform,
+            (Some(Requested::Customer(des)), _) => {
+                Self::check_location(des, &location, &what)?;
+                Protector::Customer(des)
+            }
+            (None, Some(src)) => match &src.key.kek {
+                Kek::Platform => Protector::Platform,
+                Kek::Customer { .. } => {
+                    inherited = self.des_of(src)?;
+                    Self::check_location(&inherited, &location, &what)?;
+                    Protector::Customer(&inherited)
+                }
+            },
+        };
+        if let Some(src) = &source {
+            let wanted = match &protector {
+                Protector::Platform => Kek::Platform,
+                Protector::Customer(des) => Kek::Customer { key_url: des.active_key.key_url.clone() },
+            };
+            if key_identity(&wanted) != key_identity(&src.key.kek) {
+                return Err(Error::not_allowed(format!(
+                    "{what} must be encrypted with the same key as its source '{}' ({}), not {}; {}",
+                    src.name,
+                    key_identity(&src.key.kek),
+                    key_identity(&wanted),
+                    if kind == Kind::Disk {
+                        "create it with the source's encryption, then switch it with 'disk update'"
+                    } else {
+                        "omit --encryption-type and --disk-encryption-set to inherit it"
+                    }
+                )));
+            }
+        }
+
+        // The DEK: a new one, or the source's (a copy keeps its ciphertext, hence its key).
+        let dek = match &source {
+            Some(src) => self.unwrap_dek(src)?,
+            None => DataKey::generate()?,
+        };
+        rec.key = self.wrap_dek(&dek, &protector, &id)?;
+        drop(dek);
+        if let Protector::Customer(des) = &protector {
+            rec.encryption_type = EncryptionType::EncryptionAtRestWithCustomerKey;
+            rec.disk_encryption_set_id = Some(views::des_id(des));
+        }
+        rec.size_bytes = match (&source, args.size_gb) {
+            (None, Some(gb)) => size_bytes(gb)?,
+            (None, None) => return Err(Error::invalid("--size-gb is required to create an empty disk")),
+            (Some(src), None) => src.size_bytes,
+            (Some(src), Some(gb)) => {
+                let want = size_bytes(gb)?;
+                if want < src.size_bytes {
+                    return Err(Error::invalid(format!(
+                        "--size-gb {gb} is smaller than the source ({} GiB): disks can only grow",
+                        src.size_bytes / GIB
+                    )));
+                }
+                want
+            }
+        };
+        if let Some(src) = &source {
+            rec.create_option = "Copy".into();
+            rec.source_resource_id = Some(views::volume_id(src));
+        }
+        let source_data = match &source {
+            Some(src) => Some(self.data_path(kind_of(src), &src.name)?),
+            None => None,
+        };
+        self.materialise(kind, &rec, source_data.as_deref())?;
+        Ok(views::volume(&rec, None))
+    }
+
+    /// Builds the volume directory under a temporary name and renames it into place.
+    fn materialise(&self, kind: Kind, rec: &VolumeRecord, source_data: Option<&Path>) -> Result<()> {
+        let parent = self.volumes_dir(kind);
+        fsio::create_private_dir(&parent)?;
+        let tmp = parent.join(format!("{TMP_PREFIX}{}-{}", rec.name, std::process::id()));
+        let result = (|| {
+            fsio::create_private_dir(&tmp)?;
+            let data = tmp.join("data");
+            match source_data {
+                Some(src) => fsio::sparse_copy(src, &data)?,
+                None => {
+                    OpenOptions::new()
+                        .write(true)
+                        .create_new(true)
+                        .mode(0o600)
+                        .open(&data)
+                        .ctx(|| format!("create {}", data.display()))?;
+                }
+            }
+            let f = OpenOptions::new()
+                .write(true)
+                .open(&data)
+                .ctx(|| format!("open {}", data.display()))?;
+            f.set_len(rec.size_bytes).ctx(|| format!("size {}", data.display()))?;
+            f.sync_all().ctx(|| format!("fsync {}", data.display()))?;
+            fsio::write_json(&tmp.join("volume.json"), rec, 0o600)?;
+            let dest = parent.join(&rec.name);
+            fs::rename(&tmp, &dest).ctx(|| format!("rename {} to {}", tmp.display(), dest.display()))?;
+            fsio::sync_dir(&parent)
+        })();
+        if result.is_err() {
+            let _ = fs::remove_dir_all(&tmp);
+        }
+        result
+    }
+
+    /// `disk show` / `snapshot show`.
+    pub fn volume_show(&self, kind: Kind, name_or_id: &str, group: Option<&str>) -> Result<Value> {
+        Ok(views::volume(&self.load_volume_by_ref(kind, name_or_id, group)?, None))
+    }
+
+    /// `disk list` / `snapshot list`.
+    pub fn volume_list(&self, kind: Kind, group: Option<&str>) -> Result<Value> {
+        Ok(Value::Array(
+            self.all_volumes(kind)?
+                .iter()
+                .filter(|r| group_matches(group, &r.resource_group))
+                .map(|r| views::volume(r, None))
+                .collect(),
+        ))
+    }
+
+    /// `disk update`: grow, change SKU, or switch from the platform key to a customer key
+    /// (re-wrapping the DEK; the data is not re-encrypted). Customer to platform is refused.
+    pub fn disk_update(&self, name_or_id: &str, group: Option<&str>, upd: &VolumeUpdate) -> Result<Value> {
+        let mut rec = self.load_volume_by_ref(Kind::Disk, name_or_id, group)?;
+        if let Some(sku) = &upd.sku {
+            rec.sku = canonical_sku(sku, DISK_SKUS)?;
+        }
+        if let Some(gb) = upd.size_gb {
+            let want = size_bytes(gb)?;
+            if want < rec.size_bytes {
+                return Err(Error::not_allowed(format!(
+                    "disk '{}' is {} GiB and can only grow, not shrink to {gb} GiB",
+                    rec.name,
+                    rec.size_bytes / GIB
+                )));
+            }
+            if want > rec.size_bytes {
+                let data = self.data_path(Kind::Disk, &rec.name)?;
+                let f = OpenOptions::new()
+                    .write(true)
+                    .open(&data)
+                    .ctx(|| format!("open {}", data.display()))?;
+                f.set_len(want).ctx(|| format!("grow {}", data.display()))?;
+                f.sync_all().ctx(|| format!("fsync {}", data.display()))?;
+                rec.size_bytes = want;
+            }
+        }
+        match self.requested(upd.encryption_type.as_deref(), upd.disk_encryption_set.as_deref())? {
+            None => {}
+            Some(Requested::Platform) => {
+                if rec.encryption_type == EncryptionType::EncryptionAtRestWithCustomerKey {
+                    return Err(Error::not_allowed(format!(
+                        "disk '{}': customer-managed key encryption cannot be disabled once enabled; copy the data to a new platform-key disk instead",
+                        rec.name
+                    )));
+                }
+            }
+            Some(Requested::Customer(des)) => {
+                Self::check_location(&des, &rec.location, &format!("disk '{}'", rec.name))?;
+                let des_id = views::des_id(&des);
+                let same_set = rec
+                    .disk_encryption_set_id
+                    .as_deref()
+                    .is_some_and(|d| d.eq_ignore_ascii_case(&des_id));
+                if !same_set {
+                    let dek = self.unwrap_dek(&rec)?;
+                    rec.key = self.wrap_dek(&dek, &Protector::Customer(&des), &views::volume_id(&rec))?;
+                    rec.encryption_type = EncryptionType::EncryptionAtRestWithCustomerKey;
+                    rec.disk_encryption_set_id = Some(des_id);
+                }
+            }
+        }
+        self.save_volume(&rec)?;
+        Ok(views::volume(&rec, None))
+    }
+
+    /// `disk delete` / `snapshot delete`: renamed away atomically, then removed.
+    pub fn volume_delete(&self, kind: Kind, name_or_id: &str, group: Option<&str>) -> Result<Value> {
+        let rec = self.load_volume_by_ref(kind, name_or_id, group)?;
+        let dir = self.volume_dir(kind, &rec.name)?;
+        let parent = self.volumes_dir(kind);
+        let doomed = parent.join(format!("{TMP_PREFIX}deleted-{}-{}", rec.name, std::process::id()));
+        fs::rename(&dir, &doomed).ctx(|| format!("rename {} to {}", dir.display(), doomed.display()))?;
+        fsio::sync_dir(&parent)?;
+        fs::remove_dir_all(&doomed).ctx(|| format!("remove {}", doomed.display()))?;
+        Ok(Value::Null)
+    }
+}
