@@ -41,7 +41,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
         // The mode given to open() is filtered by the umask; make it exact.
         f.set_permissions(fs::Permissions::from_mode(mode))
             .ctx(|| format!("chmod {}", tmp.display()))?;
-        f.write_all(bytes).ctx(|| format!("write {}", tmp.display()))?;
+        f.write_all(bytes)
+            .ctx(|| format!("write {}", tmp.display()))?;
         f.sync_all().ctx(|| format!("fsync {}", tmp.display()))?;
         fs::rename(&tmp, path).ctx(|| format!("rename {} to {}", tmp.display(), path.display()))?;
         sync_dir(dir)
@@ -63,7 +64,8 @@ pub fn write_json<T: Serialize>(path: &Path, value: &T, mode: u32) -> Result<()>
 /// Reads a JSON record; a damaged or unknown file is an [`Error::Corrupt`] naming it.
 pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
     let bytes = fs::read(path).ctx(|| format!("read {}", path.display()))?;
-    serde_json::from_slice(&bytes).map_err(|e| Error::corrupt(path, format!("not a valid record: {e}")))
+    serde_json::from_slice(&bytes)
+        .map_err(|e| Error::corrupt(path, format!("not a valid record: {e}")))
 }
 
 /// Fsyncs a directory so that a rename or create in it is durable.
@@ -134,9 +136,8 @@ fn copy_data_extents(input: &File, output: &File, len: u64) -> std::io::Result<(
         while off_in < hole {
             let want = (hole - off_in) as usize;
             // SAFETY: offsets are valid pointers to locals; descriptors are open.
-            let n = unsafe {
-                libc::copy_file_range(fd_in, &mut off_in, fd_out, &mut off_out, want, 0)
-            };
+            let n =
+                unsafe { libc::copy_file_range(fd_in, &mut off_in, fd_out, &mut off_out, want, 0) };
             if n < 0 {
                 return Err(std::io::Error::last_os_error());
             }
@@ -215,7 +216,8 @@ pub fn append_line(path: &Path, line: &str) -> Result<()> {
     let mut buf = String::with_capacity(line.len() + 1);
     buf.push_str(line);
     buf.push('\n');
-    f.write_all(buf.as_bytes()).ctx(|| format!("append to {}", path.display()))
+    f.write_all(buf.as_bytes())
+        .ctx(|| format!("append to {}", path.display()))
 }
 
 /// An exclusive advisory lock on a file, released when dropped (or when the process dies, so
@@ -258,7 +260,10 @@ mod tests {
         write_atomic(&p, b"one", 0o600).unwrap();
         write_atomic(&p, b"two", 0o600).unwrap();
         assert_eq!(fs::read(&p).unwrap(), b"two");
-        assert_eq!(fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
         let names: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(names.len(), 1, "no temporary left behind");
     }

@@ -48,7 +48,12 @@ impl Kind {
 /// Checks a name against its kind's rules (az's, narrowed to what is safe as a file name).
 pub fn validate_name(kind: Kind, name: &str) -> Result<()> {
     let (min, max, extra, rule): (usize, usize, &str, &str) = match kind {
-        Kind::Vault => (3, 24, "-", "3 to 24 letters, digits and hyphens, starting with a letter"),
+        Kind::Vault => (
+            3,
+            24,
+            "-",
+            "3 to 24 letters, digits and hyphens, starting with a letter",
+        ),
         Kind::Key => (1, 127, "-", "1 to 127 letters, digits and hyphens"),
         Kind::Disk | Kind::Snapshot | Kind::DiskEncryptionSet => (
             1,
@@ -64,7 +69,11 @@ pub fn validate_name(kind: Kind, name: &str) -> Result<()> {
         ),
     };
     let bad = || {
-        let shown: String = name.chars().take(40).flat_map(char::escape_default).collect();
+        let shown: String = name
+            .chars()
+            .take(40)
+            .flat_map(char::escape_default)
+            .collect();
         Error::invalid(format!(
             "invalid {} name '{shown}': use {rule}",
             kind.label()
@@ -92,7 +101,11 @@ pub fn validate_name(kind: Kind, name: &str) -> Result<()> {
         Kind::ResourceGroup => last != '.',
         _ => last != '.' && last != '-',
     };
-    if first_ok && last_ok { Ok(()) } else { Err(bad()) }
+    if first_ok && last_ok {
+        Ok(())
+    } else {
+        Err(bad())
+    }
 }
 
 /// A parsed az resource id:
@@ -117,7 +130,11 @@ impl ResourceId {
     /// Parses an id of the given kind; segment names compare case-insensitively as in Azure.
     pub fn parse(id: &str, kind: Kind) -> Result<Self> {
         let bad = |why: &str| {
-            let shown: String = id.chars().take(200).flat_map(char::escape_default).collect();
+            let shown: String = id
+                .chars()
+                .take(200)
+                .flat_map(char::escape_default)
+                .collect();
             Error::invalid(format!(
                 "'{shown}' is not a {} resource id ({why}); expected /subscriptions/SUB/resourceGroups/RG/providers/{}/NAME",
                 kind.label(),
@@ -130,7 +147,10 @@ impl ResourceId {
             return Err(bad("wrong number of segments"));
         }
         let eq = |a: &str, b: &str| a.eq_ignore_ascii_case(b);
-        if !eq(parts[1], "subscriptions") || !eq(parts[3], "resourceGroups") || !eq(parts[5], "providers") {
+        if !eq(parts[1], "subscriptions")
+            || !eq(parts[3], "resourceGroups")
+            || !eq(parts[5], "providers")
+        {
             return Err(bad("unexpected segment names"));
         }
         if !eq(parts[6], provider[0]) || !eq(parts[7], provider[1]) {
@@ -179,7 +199,11 @@ impl KeyUrl {
     /// Parses a key URL; the host compares case-insensitively, the version must be 32 hex digits.
     pub fn parse(url: &str) -> Result<Self> {
         let bad = |why: &str| {
-            let shown: String = url.chars().take(200).flat_map(char::escape_default).collect();
+            let shown: String = url
+                .chars()
+                .take(200)
+                .flat_map(char::escape_default)
+                .collect();
             Error::invalid(format!(
                 "'{shown}' is not a key URL ({why}); expected https://VAULT.{VAULT_DOMAIN}/keys/NAME/VERSION"
             ))
@@ -216,7 +240,10 @@ impl KeyUrl {
 
     /// Formats a key URL for a version.
     pub fn format(vault: &str, key: &str, version: &str) -> String {
-        format!("https://{}.{VAULT_DOMAIN}/keys/{key}/{version}", vault.to_ascii_lowercase())
+        format!(
+            "https://{}.{VAULT_DOMAIN}/keys/{key}/{version}",
+            vault.to_ascii_lowercase()
+        )
     }
 
     /// The URL of this key at `version`.
@@ -231,7 +258,9 @@ pub fn validate_version(v: &str) -> Result<()> {
         Ok(())
     } else {
         let shown: String = v.chars().take(40).flat_map(char::escape_default).collect();
-        Err(Error::invalid(format!("'{shown}' is not a key version (32 hex digits)")))
+        Err(Error::invalid(format!(
+            "'{shown}' is not a key version (32 hex digits)"
+        )))
     }
 }
 
@@ -245,7 +274,10 @@ fn random_bytes<const N: usize>() -> Result<[u8; N]> {
 
 /// A new key version id (32 lowercase hex digits).
 pub fn new_version() -> Result<String> {
-    Ok(random_bytes::<16>()?.iter().map(|b| format!("{b:02x}")).collect())
+    Ok(random_bytes::<16>()?
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
 }
 
 /// A new random (v4) GUID, as principal, tenant and subscription ids are.
@@ -254,7 +286,14 @@ pub fn new_guid() -> Result<String> {
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    Ok(format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..]))
+    Ok(format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    ))
 }
 
 #[cfg(test)]
@@ -264,7 +303,18 @@ mod tests {
     #[test]
     fn names_that_could_escape_or_confuse_are_refused() {
         for bad in [
-            "", ".", "..", "../x", "a/b", "a\0b", "a\nb", "-x", "x.", ".hidden", "аbc", "a b",
+            "",
+            ".",
+            "..",
+            "../x",
+            "a/b",
+            "a\0b",
+            "a\nb",
+            "-x",
+            "x.",
+            ".hidden",
+            "аbc",
+            "a b",
             &"x".repeat(81),
         ] {
             assert!(validate_name(Kind::Disk, bad).is_err(), "{bad:?}");
@@ -285,9 +335,20 @@ mod tests {
         assert_eq!(parsed.name, "des1");
         assert_eq!(parsed.resource_group, "rg");
         let upper = id.to_uppercase().replace("DES1", "des1");
-        assert_eq!(ResourceId::parse(&upper, Kind::DiskEncryptionSet).unwrap().name, "des1");
+        assert_eq!(
+            ResourceId::parse(&upper, Kind::DiskEncryptionSet)
+                .unwrap()
+                .name,
+            "des1"
+        );
         assert!(ResourceId::parse(&id, Kind::Disk).is_err());
-        assert!(ResourceId::parse("/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/disks/../x", Kind::Disk).is_err());
+        assert!(
+            ResourceId::parse(
+                "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/disks/../x",
+                Kind::Disk
+            )
+            .is_err()
+        );
         assert!(ResourceId::parse("garbage", Kind::Disk).is_err());
         let vault = ResourceId::format("s", "rg", Kind::Vault, "kv1");
         assert_eq!(ResourceId::parse(&vault, Kind::Vault).unwrap().name, "kv1");
@@ -297,11 +358,19 @@ mod tests {
     fn key_urls_parse_with_and_without_version() {
         let v = new_version().unwrap();
         let url = KeyUrl::format("MyVault", "key1", &v);
-        assert_eq!(url, format!("https://myvault.vault.azure.net/keys/key1/{v}"));
+        assert_eq!(
+            url,
+            format!("https://myvault.vault.azure.net/keys/key1/{v}")
+        );
         let k = KeyUrl::parse(&url).unwrap();
         assert_eq!((k.vault.as_str(), k.key.as_str()), ("myvault", "key1"));
         assert_eq!(k.version.as_deref(), Some(v.as_str()));
-        assert_eq!(KeyUrl::parse("https://kv1.vault.azure.net/keys/k/").unwrap().version, None);
+        assert_eq!(
+            KeyUrl::parse("https://kv1.vault.azure.net/keys/k/")
+                .unwrap()
+                .version,
+            None
+        );
         for bad in [
             "http://kv1.vault.azure.net/keys/k",
             "https://kv1.example.com/keys/k",

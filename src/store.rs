@@ -81,7 +81,11 @@ impl Store {
             }
         }
         let platform = KeyPair::generate(2048)?;
-        fsio::write_atomic(&root.join("platform-key.pem"), platform.to_pem()?.as_bytes(), 0o600)?;
+        fsio::write_atomic(
+            &root.join("platform-key.pem"),
+            platform.to_pem()?.as_bytes(),
+            0o600,
+        )?;
         for dir in ["disks", "snapshots", "diskEncryptionSets", "vaults"] {
             fsio::create_private_dir(&root.join(dir))?;
         }
@@ -159,6 +163,9 @@ mod tests {
     fn refuses_a_foreign_directory() {
         let dir = tempfile::tempdir().unwrap();
         fs::write(dir.path().join("precious.txt"), b"x").unwrap();
-        assert!(matches!(Store::open(dir.path()), Err(Error::InvalidArgument(_))));
+        assert!(matches!(
+            Store::open(dir.path()),
+            Err(Error::InvalidArgument(_))
+        ));
     }
 }

@@ -28,9 +28,26 @@ use crate::ids::{self, KeyUrl, Kind};
 
 /// Key permissions az knows, in az's spelling. `all` expands to every one of them.
 pub const KEY_PERMISSIONS: &[&str] = &[
-    "backup", "create", "decrypt", "delete", "encrypt", "get", "getrotationpolicy", "import",
-    "list", "purge", "recover", "release", "restore", "rotate", "setrotationpolicy", "sign",
-    "unwrapKey", "update", "verify", "wrapKey",
+    "backup",
+    "create",
+    "decrypt",
+    "delete",
+    "encrypt",
+    "get",
+    "getrotationpolicy",
+    "import",
+    "list",
+    "purge",
+    "recover",
+    "release",
+    "restore",
+    "rotate",
+    "setrotationpolicy",
+    "sign",
+    "unwrapKey",
+    "update",
+    "verify",
+    "wrapKey",
 ];
 
 /// RSA sizes a vault accepts (only 2048 is accepted for disk encryption).
@@ -75,7 +92,11 @@ pub struct Vaults {
 /// Turns a list of permission words into az's canonical spellings, case-insensitively.
 pub fn canonical_permissions(words: &[String]) -> Result<Vec<String>> {
     let mut out: Vec<String> = Vec::new();
-    for word in words.iter().flat_map(|w| w.split([',', ' '])).filter(|w| !w.is_empty()) {
+    for word in words
+        .iter()
+        .flat_map(|w| w.split([',', ' ']))
+        .filter(|w| !w.is_empty())
+    {
         if word.eq_ignore_ascii_case("all") {
             out.extend(KEY_PERMISSIONS.iter().map(|p| p.to_string()));
             continue;
@@ -135,7 +156,12 @@ impl Vaults {
 
     /// The resource id of a vault record.
     pub fn vault_id(rec: &VaultRecord) -> String {
-        ids::ResourceId::format(&rec.subscription_id, &rec.resource_group, Kind::Vault, &rec.name)
+        ids::ResourceId::format(
+            &rec.subscription_id,
+            &rec.resource_group,
+            Kind::Vault,
+            &rec.name,
+        )
     }
 
     /// Every vault record, deleted ones included (the caller filters).
@@ -166,7 +192,10 @@ impl Vaults {
                     ),
                 }
             } else {
-                Error::AlreadyExists { kind: "key vault", name: new.name.clone() }
+                Error::AlreadyExists {
+                    kind: "key vault",
+                    name: new.name.clone(),
+                }
             });
         }
         let dir = self.dir.join(new.name.to_ascii_lowercase());
@@ -191,7 +220,17 @@ impl Vaults {
         };
         self.save_vault(&rec)?;
         fsio::sync_dir(&self.dir)?;
-        self.audit(&rec.name, "VaultCreate", &Caller { object_id: creator, resource: None }, None, None, "Succeeded");
+        self.audit(
+            &rec.name,
+            "VaultCreate",
+            &Caller {
+                object_id: creator,
+                resource: None,
+            },
+            None,
+            None,
+            "Succeeded",
+        );
         Ok(rec)
     }
 
@@ -259,7 +298,11 @@ impl Vaults {
             .deleted
             .as_ref()
             .ok_or_else(|| Error::not_found("deleted key vault", name))?;
-        check_purge(rec.enable_purge_protection, deleted, &format!("key vault '{}'", rec.name))?;
+        check_purge(
+            rec.enable_purge_protection,
+            deleted,
+            &format!("key vault '{}'", rec.name),
+        )?;
         fs::remove_dir_all(&dir).ctx(|| format!("remove {}", dir.display()))?;
         fsio::sync_dir(&self.dir)
     }
@@ -274,7 +317,13 @@ impl Vaults {
     }
 
     /// Grants key permissions to an object id (replacing its previous key permissions).
-    pub fn set_policy(&self, vault: &str, object_id: &str, perms: &[String], caller: &Caller) -> Result<VaultRecord> {
+    pub fn set_policy(
+        &self,
+        vault: &str,
+        object_id: &str,
+        perms: &[String],
+        caller: &Caller,
+    ) -> Result<VaultRecord> {
         let perms = canonical_permissions(perms)?;
         validate_object_id(object_id)?;
         let mut rec = self.vault(vault)?;
@@ -292,12 +341,24 @@ impl Vaults {
             }),
         }
         self.save_vault(&rec)?;
-        self.audit(&rec.name, "SetPolicy", caller, None, None, &format!("Succeeded: object {object_id}"));
+        self.audit(
+            &rec.name,
+            "SetPolicy",
+            caller,
+            None,
+            None,
+            &format!("Succeeded: object {object_id}"),
+        );
         Ok(rec)
     }
 
     /// Removes an object id's access policy.
-    pub fn delete_policy(&self, vault: &str, object_id: &str, caller: &Caller) -> Result<VaultRecord> {
+    pub fn delete_policy(
+        &self,
+        vault: &str,
+        object_id: &str,
+        caller: &Caller,
+    ) -> Result<VaultRecord> {
         let mut rec = self.vault(vault)?;
         let before = rec.access_policies.len();
         rec.access_policies
@@ -306,7 +367,14 @@ impl Vaults {
             return Err(Error::not_found("access policy for object id", object_id));
         }
         self.save_vault(&rec)?;
-        self.audit(&rec.name, "DeletePolicy", caller, None, None, &format!("Succeeded: object {object_id}"));
+        self.audit(
+            &rec.name,
+            "DeletePolicy",
+            caller,
+            None,
+            None,
+            &format!("Succeeded: object {object_id}"),
+        );
         Ok(rec)
     }
 
@@ -314,11 +382,20 @@ impl Vaults {
     pub fn has_permission(rec: &VaultRecord, object_id: &str, perm: &str) -> bool {
         rec.access_policies.iter().any(|p| {
             p.object_id.eq_ignore_ascii_case(object_id)
-                && p.key_permissions.iter().any(|k| k.eq_ignore_ascii_case(perm))
+                && p.key_permissions
+                    .iter()
+                    .any(|k| k.eq_ignore_ascii_case(perm))
         })
     }
 
-    fn require(&self, rec: &VaultRecord, caller: &Caller, perm: &str, op: &str, key: Option<&str>) -> Result<()> {
+    fn require(
+        &self,
+        rec: &VaultRecord,
+        caller: &Caller,
+        perm: &str,
+        op: &str,
+        key: Option<&str>,
+    ) -> Result<()> {
         if Self::has_permission(rec, caller.object_id, perm) {
             return Ok(());
         }
@@ -326,7 +403,14 @@ impl Vaults {
             "the caller {} does not have key permission '{perm}' on key vault '{}'",
             caller.object_id, rec.name
         );
-        self.audit(&rec.name, op, caller, key, None, &format!("Forbidden: {why}"));
+        self.audit(
+            &rec.name,
+            op,
+            caller,
+            key,
+            None,
+            &format!("Forbidden: {why}"),
+        );
         Err(Error::AccessDenied(why))
     }
 
@@ -350,7 +434,10 @@ impl Vaults {
     }
 
     fn save_key(&self, vault: &str, rec: &KeyRecord) -> Result<()> {
-        let dir = self.vault_dir(vault)?.join("keys").join(rec.name.to_ascii_lowercase());
+        let dir = self
+            .vault_dir(vault)?
+            .join("keys")
+            .join(rec.name.to_ascii_lowercase());
         fsio::write_json(&dir.join("key.json"), rec, 0o600)
     }
 
@@ -440,12 +527,25 @@ impl Vaults {
         self.require(&vrec, caller, "rotate", "KeyRotate", Some(key))?;
         let rec = self.key(vault, key)?;
         let bits = rec.versions.last().map(|v| v.key_size).unwrap_or(2048);
-        self.store_version(&vrec, &rec.name, KeyPair::generate(bits)?, "KeyRotate", caller)
+        self.store_version(
+            &vrec,
+            &rec.name,
+            KeyPair::generate(bits)?,
+            "KeyRotate",
+            caller,
+        )
     }
 
     /// Writes a new version's private key (0600) and then the key record that names it, so a
     /// crash in between leaves only an unused file.
-    fn store_version(&self, vrec: &VaultRecord, key: &str, pair: KeyPair, op: &str, caller: &Caller) -> Result<KeyRecord> {
+    fn store_version(
+        &self,
+        vrec: &VaultRecord,
+        key: &str,
+        pair: KeyPair,
+        op: &str,
+        caller: &Caller,
+    ) -> Result<KeyRecord> {
         let keys_dir = self.vault_dir(&vrec.name)?.join("keys");
         let existing = fsio::find_entry(&keys_dir, key)?;
         let mut rec = match &existing {
@@ -491,7 +591,14 @@ impl Vaults {
         if existing.is_none() {
             fsio::sync_dir(&keys_dir)?;
         }
-        self.audit(&vrec.name, op, caller, Some(&rec.name), Some(&version), "Succeeded");
+        self.audit(
+            &vrec.name,
+            op,
+            caller,
+            Some(&rec.name),
+            Some(&version),
+            "Succeeded",
+        );
         Ok(rec)
     }
 
@@ -500,7 +607,14 @@ impl Vaults {
         let vrec = self.vault(vault)?;
         self.require(&vrec, caller, "get", "KeyGet", Some(key))?;
         let rec = self.key(vault, key)?;
-        self.audit(&vrec.name, "KeyGet", caller, Some(&rec.name), None, "Succeeded");
+        self.audit(
+            &vrec.name,
+            "KeyGet",
+            caller,
+            Some(&rec.name),
+            None,
+            "Succeeded",
+        );
         Ok(rec)
     }
 
@@ -514,13 +628,24 @@ impl Vaults {
     }
 
     /// Sets `enabled` on one version, or on every version when `version` is `All`.
-    pub fn set_enabled(&self, vault: &str, key: &str, which: VersionSelector, enabled: bool, caller: &Caller) -> Result<KeyRecord> {
+    pub fn set_enabled(
+        &self,
+        vault: &str,
+        key: &str,
+        which: VersionSelector,
+        enabled: bool,
+        caller: &Caller,
+    ) -> Result<KeyRecord> {
         let vrec = self.vault(vault)?;
         let op = if enabled { "KeyEnable" } else { "KeyDisable" };
         self.require(&vrec, caller, "update", op, Some(key))?;
         let mut rec = self.key(vault, key)?;
         let now = clock::now_secs();
-        let latest = rec.versions.last().map(|v| v.id.clone()).unwrap_or_default();
+        let latest = rec
+            .versions
+            .last()
+            .map(|v| v.id.clone())
+            .unwrap_or_default();
         let mut touched = Vec::new();
         for v in rec.versions.iter_mut() {
             let hit = match &which {
@@ -534,14 +659,19 @@ impl Vaults {
                 touched.push(v.id.clone());
             }
         }
-        if touched.is_empty() {
-            if let VersionSelector::Exact(id) = which {
-                return Err(Error::not_found("key version", format!("{key}/{id}")));
-            }
+        if let (true, VersionSelector::Exact(id)) = (touched.is_empty(), &which) {
+            return Err(Error::not_found("key version", format!("{key}/{id}")));
         }
         self.save_key(vault, &rec)?;
         for v in &touched {
-            self.audit(&vrec.name, op, caller, Some(&rec.name), Some(v), "Succeeded");
+            self.audit(
+                &vrec.name,
+                op,
+                caller,
+                Some(&rec.name),
+                Some(v),
+                "Succeeded",
+            );
         }
         Ok(rec)
     }
@@ -558,7 +688,14 @@ impl Vaults {
             rec.deleted = Some(deletion(vrec.soft_delete_retention_in_days));
             self.save_key(vault, &rec)?;
         }
-        self.audit(&vrec.name, "KeyDelete", caller, Some(&rec.name), None, "Succeeded");
+        self.audit(
+            &vrec.name,
+            "KeyDelete",
+            caller,
+            Some(&rec.name),
+            None,
+            "Succeeded",
+        );
         Ok(rec)
     }
 
@@ -568,11 +705,21 @@ impl Vaults {
         self.require(&vrec, caller, "recover", "KeyRecover", Some(key))?;
         let mut rec = Self::load_key_at(&self.key_dir(vault, key)?)?;
         if rec.deleted.is_none() {
-            return Err(Error::not_found("deleted key", format!("{key}' in vault '{vault}")));
+            return Err(Error::not_found(
+                "deleted key",
+                format!("{key}' in vault '{vault}"),
+            ));
         }
         rec.deleted = None;
         self.save_key(vault, &rec)?;
-        self.audit(&vrec.name, "KeyRecover", caller, Some(&rec.name), None, "Succeeded");
+        self.audit(
+            &vrec.name,
+            "KeyRecover",
+            caller,
+            Some(&rec.name),
+            None,
+            "Succeeded",
+        );
         Ok(rec)
     }
 
@@ -587,12 +734,30 @@ impl Vaults {
             .deleted
             .as_ref()
             .ok_or_else(|| Error::not_found("deleted key", format!("{key}' in vault '{vault}")))?;
-        if let Err(e) = check_purge(vrec.enable_purge_protection, deleted, &format!("key '{}'", rec.name)) {
-            self.audit(&vrec.name, "KeyPurge", caller, Some(&rec.name), None, &format!("Refused: {e}"));
+        if let Err(e) = check_purge(
+            vrec.enable_purge_protection,
+            deleted,
+            &format!("key '{}'", rec.name),
+        ) {
+            self.audit(
+                &vrec.name,
+                "KeyPurge",
+                caller,
+                Some(&rec.name),
+                None,
+                &format!("Refused: {e}"),
+            );
             return Err(e);
         }
         fs::remove_dir_all(&dir).ctx(|| format!("remove {}", dir.display()))?;
-        self.audit(&vrec.name, "KeyPurge", caller, Some(&rec.name), None, "Succeeded");
+        self.audit(
+            &vrec.name,
+            "KeyPurge",
+            caller,
+            Some(&rec.name),
+            None,
+            "Succeeded",
+        );
         Ok(())
     }
 
@@ -600,7 +765,10 @@ impl Vaults {
     pub fn deleted_key(&self, vault: &str, key: &str) -> Result<KeyRecord> {
         let rec = Self::load_key_at(&self.key_dir(vault, key)?)?;
         if rec.deleted.is_none() {
-            return Err(Error::not_found("deleted key", format!("{key}' in vault '{vault}")));
+            return Err(Error::not_found(
+                "deleted key",
+                format!("{key}' in vault '{vault}"),
+            ));
         }
         Ok(rec)
     }
@@ -609,17 +777,31 @@ impl Vaults {
 
     /// Resolves a key URL to a usable key version, checking vault, key, version state and the
     /// caller's permission `perm`. A versionless URL means the latest version.
-    fn usable(&self, url: &KeyUrl, caller: &Caller, perm: &str, op: &str) -> Result<(VaultRecord, KeyRecord, KeyVersionRecord)> {
+    fn usable(
+        &self,
+        url: &KeyUrl,
+        caller: &Caller,
+        perm: &str,
+        op: &str,
+    ) -> Result<(VaultRecord, KeyRecord, KeyVersionRecord)> {
         let shown = match &url.version {
             Some(v) => url.with_version(v),
-            None => format!("https://{}.{}/keys/{}", url.vault, ids::VAULT_DOMAIN, url.key),
+            None => format!(
+                "https://{}.{}/keys/{}",
+                url.vault,
+                ids::VAULT_DOMAIN,
+                url.key
+            ),
         };
         let vrec = match self.vault(&url.vault) {
             Ok(v) => v,
             Err(Error::NotFound { .. }) => {
                 return Err(Error::KeyDeleted {
                     key: shown,
-                    why: format!("key vault '{}' does not exist or is soft-deleted", url.vault),
+                    why: format!(
+                        "key vault '{}' does not exist or is soft-deleted",
+                        url.vault
+                    ),
                 });
             }
             Err(e) => return Err(e),
@@ -629,11 +811,25 @@ impl Vaults {
             Ok(k) => k,
             Err(Error::NotFound { .. }) => {
                 let why = "the key does not exist".to_string();
-                self.audit(&vrec.name, op, caller, Some(&url.key), url.version.as_deref(), &format!("Failed: {why}"));
+                self.audit(
+                    &vrec.name,
+                    op,
+                    caller,
+                    Some(&url.key),
+                    url.version.as_deref(),
+                    &format!("Failed: {why}"),
+                );
                 return Err(Error::KeyDeleted { key: shown, why });
             }
             Err(e @ Error::KeyDeleted { .. }) => {
-                self.audit(&vrec.name, op, caller, Some(&url.key), url.version.as_deref(), "Failed: the key is soft-deleted");
+                self.audit(
+                    &vrec.name,
+                    op,
+                    caller,
+                    Some(&url.key),
+                    url.version.as_deref(),
+                    "Failed: the key is soft-deleted",
+                );
                 return Err(Error::KeyDeleted {
                     key: shown,
                     why: e.to_string(),
@@ -652,7 +848,14 @@ impl Vaults {
         })?;
         if !version.enabled {
             let why = "the key version is disabled; enable it with 'keyvault key set-attributes --enabled true'".to_string();
-            self.audit(&vrec.name, op, caller, Some(&krec.name), Some(&version.id), "Failed: the key version is disabled");
+            self.audit(
+                &vrec.name,
+                op,
+                caller,
+                Some(&krec.name),
+                Some(&version.id),
+                "Failed: the key version is disabled",
+            );
             return Err(Error::KeyDisabled { key: shown, why });
         }
         Ok((vrec, krec, version))
@@ -661,7 +864,14 @@ impl Vaults {
     /// "get": the facts of a usable key version.
     pub fn get_key(&self, url: &KeyUrl, caller: &Caller) -> Result<KeyInfo> {
         let (vrec, krec, version) = self.usable(url, caller, "get", "KeyGet")?;
-        self.audit(&vrec.name, "KeyGet", caller, Some(&krec.name), Some(&version.id), "Succeeded");
+        self.audit(
+            &vrec.name,
+            "KeyGet",
+            caller,
+            Some(&krec.name),
+            Some(&version.id),
+            "Succeeded",
+        );
         Ok(KeyInfo {
             url: KeyUrl::format(&vrec.name, &krec.name, &version.id),
             key_size: version.key_size,
@@ -680,11 +890,23 @@ impl Vaults {
 
     /// "wrapKey": wraps `dek` under the key version `url` names; returns the wrapped bytes and
     /// the versioned URL that did it.
-    pub fn wrap_key(&self, url: &KeyUrl, dek: &DataKey, caller: &Caller) -> Result<(Vec<u8>, String)> {
+    pub fn wrap_key(
+        &self,
+        url: &KeyUrl,
+        dek: &DataKey,
+        caller: &Caller,
+    ) -> Result<(Vec<u8>, String)> {
         let (vrec, krec, version) = self.usable(url, caller, "wrapKey", "WrapKey")?;
         let pair = self.load_pair(&vrec.name, &krec.name, &version.id)?;
         let wrapped = pair.public().wrap_key(dek)?;
-        self.audit(&vrec.name, "WrapKey", caller, Some(&krec.name), Some(&version.id), "Succeeded");
+        self.audit(
+            &vrec.name,
+            "WrapKey",
+            caller,
+            Some(&krec.name),
+            Some(&version.id),
+            "Succeeded",
+        );
         Ok((wrapped, KeyUrl::format(&vrec.name, &krec.name, &version.id)))
     }
 
@@ -694,11 +916,25 @@ impl Vaults {
         let pair = self.load_pair(&vrec.name, &krec.name, &version.id)?;
         match pair.unwrap_key(wrapped) {
             Ok(dek) => {
-                self.audit(&vrec.name, "UnwrapKey", caller, Some(&krec.name), Some(&version.id), "Succeeded");
+                self.audit(
+                    &vrec.name,
+                    "UnwrapKey",
+                    caller,
+                    Some(&krec.name),
+                    Some(&version.id),
+                    "Succeeded",
+                );
                 Ok(dek)
             }
             Err(e) => {
-                self.audit(&vrec.name, "UnwrapKey", caller, Some(&krec.name), Some(&version.id), &format!("Failed: {e}"));
+                self.audit(
+                    &vrec.name,
+                    "UnwrapKey",
+                    caller,
+                    Some(&krec.name),
+                    Some(&version.id),
+                    &format!("Failed: {e}"),
+                );
                 Err(e)
             }
         }
@@ -709,7 +945,15 @@ impl Vaults {
     /// Appends one audit line. Auditing never fails the operation it records (a full disk must
     /// not turn a refused unwrap into a different error), but a failure to audit is reported on
     /// stderr by the caller's log.
-    fn audit(&self, vault: &str, op: &str, caller: &Caller, key: Option<&str>, version: Option<&str>, outcome: &str) {
+    fn audit(
+        &self,
+        vault: &str,
+        op: &str,
+        caller: &Caller,
+        key: Option<&str>,
+        version: Option<&str>,
+        outcome: &str,
+    ) {
         let line = json!({
             "time": clock::now_rfc3339(),
             "operation": op,
@@ -736,7 +980,10 @@ impl Vaults {
         };
         text.lines()
             .filter(|l| !l.trim().is_empty())
-            .map(|l| serde_json::from_str(l).map_err(|e| Error::corrupt(&path, format!("bad audit line: {e}"))))
+            .map(|l| {
+                serde_json::from_str(l)
+                    .map_err(|e| Error::corrupt(&path, format!("bad audit line: {e}")))
+            })
             .collect()
     }
 }
@@ -769,11 +1016,20 @@ fn check_purge(purge_protection: bool, deleted: &Deletion, what: &str) -> Result
 
 /// Object ids are GUIDs (or, leniently, any 1-64 character token of letters, digits and '-').
 pub fn validate_object_id(oid: &str) -> Result<()> {
-    if !oid.is_empty() && oid.len() <= 64 && oid.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+    if !oid.is_empty()
+        && oid.len() <= 64
+        && oid.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    {
         Ok(())
     } else {
-        let shown: String = oid.chars().take(40).flat_map(char::escape_default).collect();
-        Err(Error::invalid(format!("'{shown}' is not an object id (a GUID)")))
+        let shown: String = oid
+            .chars()
+            .take(40)
+            .flat_map(char::escape_default)
+            .collect();
+        Err(Error::invalid(format!(
+            "'{shown}' is not an object id (a GUID)"
+        )))
     }
 }
 
@@ -783,9 +1039,13 @@ mod tests {
 
     #[test]
     fn permissions_are_case_insensitive_and_checked() {
-        let p = canonical_permissions(&["WRAPKEY".into(), "unwrapkey".into(), "Get".into()]).unwrap();
+        let p =
+            canonical_permissions(&["WRAPKEY".into(), "unwrapkey".into(), "Get".into()]).unwrap();
         assert_eq!(p, vec!["get", "unwrapKey", "wrapKey"]);
         assert!(canonical_permissions(&["fly".into()]).is_err());
-        assert_eq!(canonical_permissions(&["all".into()]).unwrap().len(), KEY_PERMISSIONS.len());
+        assert_eq!(
+            canonical_permissions(&["all".into()]).unwrap().len(),
+            KEY_PERMISSIONS.len()
+        );
     }
 }

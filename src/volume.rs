@@ -33,7 +33,13 @@ pub struct Volume {
 
 impl Volume {
     /// Opens the data file at `path` for a volume of `size` bytes.
-    pub fn open(path: &Path, size: u64, dek: &DataKey, read_only: bool, name: &str) -> Result<Volume> {
+    pub fn open(
+        path: &Path,
+        size: u64,
+        dek: &DataKey,
+        read_only: bool,
+        name: &str,
+    ) -> Result<Volume> {
         let file = OpenOptions::new()
             .read(true)
             .write(!read_only)
@@ -55,7 +61,10 @@ impl Volume {
     }
 
     fn os_error(&self, op: &str, errno: i32) -> Error {
-        Error::io(format!("{op} {}", self.name), io::Error::from_raw_os_error(errno))
+        Error::io(
+            format!("{op} {}", self.name),
+            io::Error::from_raw_os_error(errno),
+        )
     }
 
     /// Reads whole sectors `[first, first + buf.len()/SECTOR)` and decrypts them; holes and
@@ -115,7 +124,7 @@ impl Volume {
         let mut buf = vec![0u8; ((end - first) * SECTOR) as usize];
         let skip = (offset - first * SECTOR) as usize;
         let partial_head = skip != 0;
-        let partial_tail = (offset + len as u64) % SECTOR != 0;
+        let partial_tail = !(offset + len as u64).is_multiple_of(SECTOR);
         let _guard_shared;
         let _guard_exclusive;
         if partial_head || partial_tail {
@@ -167,7 +176,10 @@ impl Volume {
                 )
             };
             if rc != 0 {
-                return Err(Error::io(format!("punch hole in {}", self.name), io::Error::last_os_error()));
+                return Err(Error::io(
+                    format!("punch hole in {}", self.name),
+                    io::Error::last_os_error(),
+                ));
             }
         }
         let zeros = vec![0u8; SECTOR_SIZE];
@@ -218,7 +230,9 @@ mod tests {
         let mut model = vec![0u8; size as usize];
         let mut seed = 12345u64;
         for round in 0..200 {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             let off = (seed >> 33) % (size - 1);
             let len = 1 + ((seed >> 13) % 9000).min(size - off - 1);
             let byte = (round % 250 + 1) as u8;
@@ -240,7 +254,10 @@ mod tests {
         let (_d, path, key) = scratch(size);
         let vol = Volume::open(&path, size, &key, false, "t").unwrap();
         assert_eq!(vol.write_at(&[1; 100], size - 10).unwrap(), 10);
-        assert_eq!(vol.write_at(&[1; 1], size).unwrap_err().errno(), libc::ENOSPC);
+        assert_eq!(
+            vol.write_at(&[1; 1], size).unwrap_err().errno(),
+            libc::ENOSPC
+        );
         let mut buf = [0u8; 10];
         assert_eq!(vol.read_at(&mut buf, size).unwrap(), 0);
         let ro = Volume::open(&path, size, &key, true, "t").unwrap();
@@ -260,6 +277,9 @@ mod tests {
         assert!(back[100..100 + 3 * SECTOR as usize].iter().all(|&b| b == 0));
         assert!(back[100 + 3 * SECTOR as usize..].iter().all(|&b| b == 9));
         let raw = std::fs::read(&path).unwrap();
-        assert!(raw[SECTOR_SIZE..3 * SECTOR_SIZE].iter().all(|&b| b == 0), "whole sectors are holes");
+        assert!(
+            raw[SECTOR_SIZE..3 * SECTOR_SIZE].iter().all(|&b| b == 0),
+            "whole sectors are holes"
+        );
     }
 }

@@ -22,7 +22,9 @@ impl AccountCmd {
     pub fn run(self, service: &mut Service) -> Result<Value> {
         match self {
             AccountCmd::Show => Ok(service.account_show()),
-            AccountCmd::Set { subscription } => service.account_set(&subscription).map(|_| Value::Null),
+            AccountCmd::Set { subscription } => {
+                service.account_set(&subscription).map(|_| Value::Null)
+            }
         }
     }
 }

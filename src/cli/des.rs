@@ -87,7 +87,10 @@ impl DesCmd {
                 source_vault,
                 auto_rotation: enable_auto_key_rotation.unwrap_or(false),
             }),
-            DesCmd::Show { name, resource_group } => s.des_show(&name, resource_group.as_deref()),
+            DesCmd::Show {
+                name,
+                resource_group,
+            } => s.des_show(&name, resource_group.as_deref()),
             DesCmd::List { resource_group } => s.des_list(resource_group.as_deref()),
             DesCmd::Update {
                 name,
@@ -95,7 +98,12 @@ impl DesCmd {
                 source_vault,
                 enable_auto_key_rotation,
                 ..
-            } => s.des_update(&name, key_url.as_deref(), source_vault.as_deref(), enable_auto_key_rotation),
+            } => s.des_update(
+                &name,
+                key_url.as_deref(),
+                source_vault.as_deref(),
+                enable_auto_key_rotation,
+            ),
             DesCmd::Delete { name, .. } => s.des_delete(&name),
             DesCmd::ListAssociatedResources { name, .. } => s.des_list_associated(&name),
         }

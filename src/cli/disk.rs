@@ -141,8 +141,12 @@ impl DiskCmd {
                     disk_encryption_set: encryption.disk_encryption_set,
                 },
             ),
-            DiskCmd::Show { target } => s.volume_show(Kind::Disk, &target.name, target.resource_group.as_deref()),
-            DiskCmd::List { resource_group } => s.volume_list(Kind::Disk, resource_group.as_deref()),
+            DiskCmd::Show { target } => {
+                s.volume_show(Kind::Disk, &target.name, target.resource_group.as_deref())
+            }
+            DiskCmd::List { resource_group } => {
+                s.volume_list(Kind::Disk, resource_group.as_deref())
+            }
             DiskCmd::Update {
                 target,
                 size_gb,
@@ -188,13 +192,19 @@ impl SnapshotCmd {
                     disk_encryption_set: encryption.disk_encryption_set,
                 },
             ),
-            SnapshotCmd::Show { target } => {
-                s.volume_show(Kind::Snapshot, &target.name, target.resource_group.as_deref())
+            SnapshotCmd::Show { target } => s.volume_show(
+                Kind::Snapshot,
+                &target.name,
+                target.resource_group.as_deref(),
+            ),
+            SnapshotCmd::List { resource_group } => {
+                s.volume_list(Kind::Snapshot, resource_group.as_deref())
             }
-            SnapshotCmd::List { resource_group } => s.volume_list(Kind::Snapshot, resource_group.as_deref()),
-            SnapshotCmd::Delete { target, .. } => {
-                s.volume_delete(Kind::Snapshot, &target.name, target.resource_group.as_deref())
-            }
+            SnapshotCmd::Delete { target, .. } => s.volume_delete(
+                Kind::Snapshot,
+                &target.name,
+                target.resource_group.as_deref(),
+            ),
         }
     }
 }

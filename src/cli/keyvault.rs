@@ -216,7 +216,10 @@ impl KeyvaultCmd {
                 retention_days,
                 enable_purge_protection: enable_purge_protection.unwrap_or(false),
             }),
-            KeyvaultCmd::Show { name, resource_group } => s.vault_show(&name, resource_group.as_deref()),
+            KeyvaultCmd::Show {
+                name,
+                resource_group,
+            } => s.vault_show(&name, resource_group.as_deref()),
             KeyvaultCmd::List { resource_group } => s.vault_list(resource_group.as_deref()),
             KeyvaultCmd::Update {
                 name,
@@ -234,7 +237,9 @@ impl KeyvaultCmd {
                 key_permissions,
                 ..
             } => s.vault_set_policy(&name, &object_id, &key_permissions),
-            KeyvaultCmd::DeletePolicy { name, object_id, .. } => s.vault_delete_policy(&name, &object_id),
+            KeyvaultCmd::DeletePolicy {
+                name, object_id, ..
+            } => s.vault_delete_policy(&name, &object_id),
             KeyvaultCmd::Audit { name } => s.vault_audit(&name),
             KeyvaultCmd::Key(cmd) => cmd.run(s),
         }
@@ -287,8 +292,13 @@ impl KeyCmd {
             KeyCmd::List { vault_name } => s.key_list(&vault_name),
             KeyCmd::ListVersions { key } => s.key_list_versions(&key.vault_name, &key.name),
             KeyCmd::Rotate { key } => s.key_rotate(&key.vault_name, &key.name),
-            KeyCmd::SetAttributes { key, version, enabled } => {
-                let enabled = enabled.ok_or_else(|| Error::invalid("give --enabled true or --enabled false"))?;
+            KeyCmd::SetAttributes {
+                key,
+                version,
+                enabled,
+            } => {
+                let enabled = enabled
+                    .ok_or_else(|| Error::invalid("give --enabled true or --enabled false"))?;
                 let which = match version {
                     Some(v) => VersionSelector::Exact(v),
                     None => VersionSelector::Latest,

@@ -81,7 +81,11 @@ impl Cli {
     /// Runs the command and returns what to print (already formatted, possibly empty).
     pub fn run(self) -> Result<String> {
         crate::log::set_debug(self.global.debug);
-        let root = self.global.store.clone().unwrap_or_else(Store::default_root);
+        let root = self
+            .global
+            .store
+            .clone()
+            .unwrap_or_else(Store::default_root);
         crate::log::debug(&format!("store {}", root.display()));
         let mut service = Service::open(&root)?;
         let value = match self.command {

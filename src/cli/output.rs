@@ -65,8 +65,16 @@ fn scalar(v: &Value) -> Option<String> {
 /// One tsv line: an object's scalar fields in key order, a list's scalars, or a scalar.
 fn tsv_line(v: &Value) -> String {
     match v {
-        Value::Object(map) => map.values().filter_map(scalar).collect::<Vec<_>>().join("\t"),
-        Value::Array(items) => items.iter().filter_map(scalar).collect::<Vec<_>>().join("\t"),
+        Value::Object(map) => map
+            .values()
+            .filter_map(scalar)
+            .collect::<Vec<_>>()
+            .join("\t"),
+        Value::Array(items) => items
+            .iter()
+            .filter_map(scalar)
+            .collect::<Vec<_>>()
+            .join("\t"),
         other => scalar(other).unwrap_or_default(),
     }
 }
@@ -140,7 +148,9 @@ fn table(v: &Value) -> String {
             .to_string()
     };
     let mut out = vec![line(&heads)];
-    out.push(line(&widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>()));
+    out.push(line(
+        &widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>(),
+    ));
     out.extend(cells.iter().map(|r| line(r)));
     out.join("\n") + "\n"
 }
@@ -153,15 +163,32 @@ mod tests {
     #[test]
     fn tsv_of_a_list_query_prints_the_bare_value() {
         let v = json!({"id": "/subscriptions/s/x", "enc": {"type": "T"}});
-        assert_eq!(render(&v, Some("[id]"), OutputFormat::Tsv).unwrap(), "/subscriptions/s/x\n");
-        assert_eq!(render(&v, Some("enc.type"), OutputFormat::Tsv).unwrap(), "T\n");
-        assert_eq!(render(&json!({"a": true, "b": null, "c": {"x": 1}}), None, OutputFormat::Tsv).unwrap(), "True\t\n");
+        assert_eq!(
+            render(&v, Some("[id]"), OutputFormat::Tsv).unwrap(),
+            "/subscriptions/s/x\n"
+        );
+        assert_eq!(
+            render(&v, Some("enc.type"), OutputFormat::Tsv).unwrap(),
+            "T\n"
+        );
+        assert_eq!(
+            render(
+                &json!({"a": true, "b": null, "c": {"x": 1}}),
+                None,
+                OutputFormat::Tsv
+            )
+            .unwrap(),
+            "True\t\n"
+        );
     }
 
     #[test]
     fn json_is_sorted_and_null_prints_nothing() {
         let v = json!({"b": 1, "a": 2});
-        assert!(render(&v, None, OutputFormat::Json).unwrap().find("\"a\"") < render(&v, None, OutputFormat::Json).unwrap().find("\"b\""));
+        assert!(
+            render(&v, None, OutputFormat::Json).unwrap().find("\"a\"")
+                < render(&v, None, OutputFormat::Json).unwrap().find("\"b\"")
+        );
         assert_eq!(render(&Value::Null, None, OutputFormat::Json).unwrap(), "");
         assert!(render(&v, Some("[[["), OutputFormat::Json).is_err());
     }

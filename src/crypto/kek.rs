@@ -113,7 +113,10 @@ mod tests {
         let back = kek.unwrap_key(&wrapped).unwrap();
         assert_eq!(back.expose(), dek.expose());
         assert!(matches!(other.unwrap_key(&wrapped), Err(Error::Crypto(_))));
-        assert!(matches!(kek.unwrap_key(&wrapped[1..]), Err(Error::Crypto(_))));
+        assert!(matches!(
+            kek.unwrap_key(&wrapped[1..]),
+            Err(Error::Crypto(_))
+        ));
         assert_eq!(kek.public().bits(), 2048);
     }
 
@@ -124,7 +127,10 @@ mod tests {
         assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----"));
         let again = KeyPair::from_pem(&pem).unwrap();
         assert_eq!(again.public().modulus(), kek.public().modulus());
-        assert!(KeyPair::from_pem("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n").is_err());
+        assert!(
+            KeyPair::from_pem("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
+                .is_err()
+        );
         assert!(KeyPair::from_pem("").is_err());
     }
 }

@@ -15,7 +15,12 @@ impl Service {
     /// Existing resources keep the subscription they were created in.
     pub fn account_set(&mut self, subscription: &str) -> Result<Value> {
         let s = subscription.trim();
-        if s.is_empty() || s.len() > 64 || !s.chars().all(|c| c.is_ascii_alphanumeric() || "-_. ".contains(c)) {
+        if s.is_empty()
+            || s.len() > 64
+            || !s
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_. ".contains(c))
+        {
             return Err(Error::invalid(format!(
                 "'{}' is not a subscription id or name",
                 s.chars().take(64).collect::<String>()
@@ -38,6 +43,11 @@ impl Service {
 fn is_guid(s: &str) -> bool {
     let parts: Vec<&str> = s.split('-').collect();
     parts.len() == 5
-        && [8, 4, 4, 4, 12].iter().zip(&parts).all(|(n, p)| p.len() == *n)
-        && parts.iter().all(|p| p.chars().all(|c| c.is_ascii_hexdigit()))
+        && [8, 4, 4, 4, 12]
+            .iter()
+            .zip(&parts)
+            .all(|(n, p)| p.len() == *n)
+        && parts
+            .iter()
+            .all(|p| p.chars().all(|c| c.is_ascii_hexdigit()))
 }

@@ -23,10 +23,17 @@ impl Service {
     /// Refuses a set whose identity lacks get, wrapKey or unwrapKey on its key's vault.
     pub(super) fn check_des_access(&self, des: &DesRecord) -> Result<()> {
         let url = KeyUrl::parse(&des.active_key.key_url)?;
-        let vault = self.store.vaults().vault(&url.vault).map_err(|_| Error::KeyDeleted {
-            key: des.active_key.key_url.clone(),
-            why: format!("key vault '{}' does not exist or is soft-deleted", url.vault),
-        })?;
+        let vault = self
+            .store
+            .vaults()
+            .vault(&url.vault)
+            .map_err(|_| Error::KeyDeleted {
+                key: des.active_key.key_url.clone(),
+                why: format!(
+                    "key vault '{}' does not exist or is soft-deleted",
+                    url.vault
+                ),
+            })?;
         let missing: Vec<&str> = DES_PERMISSIONS
             .iter()
             .copied()
@@ -47,7 +54,12 @@ impl Service {
     }
 
     /// Wraps `dek` for the resource `resource_id`.
-    pub(super) fn wrap_dek(&self, dek: &DataKey, protector: &Protector, resource_id: &str) -> Result<WrappedKey> {
+    pub(super) fn wrap_dek(
+        &self,
+        dek: &DataKey,
+        protector: &Protector,
+        resource_id: &str,
+    ) -> Result<WrappedKey> {
         let (wrapped, kek) = match protector {
             Protector::Platform => (
                 self.store.platform_key()?.public().wrap_key(dek)?,
@@ -75,10 +87,12 @@ impl Service {
     /// deleted key, or a set without vault access, is refused with the reason.
     pub(super) fn unwrap_dek(&self, rec: &VolumeRecord) -> Result<DataKey> {
         let resource_id = super::views::volume_id(rec);
-        let wrapped = Base64::decode_vec(&rec.key.wrapped_dek).map_err(|_| Error::Crypto(format!(
-            "the wrapped key of '{}' is not valid base64",
-            rec.name
-        )))?;
+        let wrapped = Base64::decode_vec(&rec.key.wrapped_dek).map_err(|_| {
+            Error::Crypto(format!(
+                "the wrapped key of '{}' is not valid base64",
+                rec.name
+            ))
+        })?;
         let dek = match &rec.key.kek {
             Kek::Platform => self.store.platform_key()?.unwrap_key(&wrapped)?,
             Kek::Customer { key_url } => {

@@ -49,18 +49,21 @@ impl Service {
     pub(super) fn load_des_by_ref(&self, name_or_id: &str) -> Result<DesRecord> {
         let (name, id) = ids::name_or_id(name_or_id, Kind::DiskEncryptionSet)?;
         let rec = self.load_des(&name)?;
-        if let Some(id) = id {
-            if !id.resource_group.eq_ignore_ascii_case(&rec.resource_group)
-                || !id.subscription.eq_ignore_ascii_case(&rec.subscription_id)
-            {
-                return Err(Error::not_found("disk encryption set", name_or_id));
-            }
+        if let Some(id) = id
+            && (!id.resource_group.eq_ignore_ascii_case(&rec.resource_group)
+                || !id.subscription.eq_ignore_ascii_case(&rec.subscription_id))
+        {
+            return Err(Error::not_found("disk encryption set", name_or_id));
         }
         Ok(rec)
     }
 
     pub(super) fn save_des(&self, rec: &DesRecord) -> Result<()> {
-        fsio::write_json(&self.des_dir().join(format!("{}.json", rec.name)), rec, 0o600)
+        fsio::write_json(
+            &self.des_dir().join(format!("{}.json", rec.name)),
+            rec,
+            0o600,
+        )
     }
 
     pub(super) fn all_des(&self) -> Result<Vec<DesRecord>> {
@@ -76,7 +79,12 @@ impl Service {
     /// Checks a key for use by a set and returns the versioned reference: the vault must have
     /// soft delete and purge protection, be in `location`, and the key must be an enabled
     /// RSA-2048 version. A versionless URL means the latest version.
-    pub(super) fn resolve_des_key(&self, key_url: &str, source_vault: Option<&str>, location: &str) -> Result<KeyRef> {
+    pub(super) fn resolve_des_key(
+        &self,
+        key_url: &str,
+        source_vault: Option<&str>,
+        location: &str,
+    ) -> Result<KeyRef> {
         let url = KeyUrl::parse(key_url)?;
         let vaults = self.store.vaults();
         let vault = vaults.vault(&url.vault)?;
@@ -145,7 +153,8 @@ impl Service {
                 self.store.vaults().vault(&url.vault)?.location
             }
         };
-        let active_key = self.resolve_des_key(&args.key_url, args.source_vault.as_deref(), &location)?;
+        let active_key =
+            self.resolve_des_key(&args.key_url, args.source_vault.as_deref(), &location)?;
         let rec = DesRecord {
             version: RECORD_VERSION,
             name: args.name.clone(),

@@ -9,7 +9,7 @@ use super::{Service, group_matches, normalise_location, views};
 use crate::crypto::KeyPair;
 use crate::error::{Error, IoContext, Result};
 use crate::ids::{self, Kind};
-use crate::vault::{NewVault, VersionSelector, Vaults};
+use crate::vault::{NewVault, Vaults, VersionSelector};
 
 /// `keyvault create` arguments.
 #[derive(Debug, Clone)]
@@ -58,7 +58,9 @@ impl Service {
                 "purge protection needs soft delete: do not pass --enable-soft-delete false with --enable-purge-protection true",
             ));
         }
-        Ok(views::vault(&self.vaults().create_vault(&new, &rec.user_object_id)?))
+        Ok(views::vault(
+            &self.vaults().create_vault(&new, &rec.user_object_id)?,
+        ))
     }
 
     /// `keyvault show`.
@@ -83,8 +85,17 @@ impl Service {
     }
 
     /// `keyvault update --enable-purge-protection / --retention-days`.
-    pub fn vault_update(&self, name: &str, purge_protection: Option<bool>, retention: Option<u32>) -> Result<Value> {
-        Ok(views::vault(&self.vaults().update_vault(name, purge_protection, retention)?))
+    pub fn vault_update(
+        &self,
+        name: &str,
+        purge_protection: Option<bool>,
+        retention: Option<u32>,
+    ) -> Result<Value> {
+        Ok(views::vault(&self.vaults().update_vault(
+            name,
+            purge_protection,
+            retention,
+        )?))
     }
 
     /// `keyvault delete` (soft).
@@ -95,7 +106,9 @@ impl Service {
 
     /// `keyvault recover`.
     pub fn vault_recover(&self, name: &str) -> Result<Value> {
-        Ok(views::vault(&self.vaults().recover_vault(name, &self.user())?))
+        Ok(views::vault(
+            &self.vaults().recover_vault(name, &self.user())?,
+        ))
     }
 
     /// `keyvault purge`.
@@ -110,13 +123,27 @@ impl Service {
     }
 
     /// `keyvault set-policy --object-id --key-permissions`.
-    pub fn vault_set_policy(&self, vault: &str, object_id: &str, perms: &[String]) -> Result<Value> {
-        Ok(views::vault(&self.vaults().set_policy(vault, object_id, perms, &self.user())?))
+    pub fn vault_set_policy(
+        &self,
+        vault: &str,
+        object_id: &str,
+        perms: &[String],
+    ) -> Result<Value> {
+        Ok(views::vault(&self.vaults().set_policy(
+            vault,
+            object_id,
+            perms,
+            &self.user(),
+        )?))
     }
 
     /// `keyvault delete-policy --object-id`.
     pub fn vault_delete_policy(&self, vault: &str, object_id: &str) -> Result<Value> {
-        Ok(views::vault(&self.vaults().delete_policy(vault, object_id, &self.user())?))
+        Ok(views::vault(&self.vaults().delete_policy(
+            vault,
+            object_id,
+            &self.user(),
+        )?))
     }
 
     /// `keyvault key create` and `keyvault key import`; then auto-rotating sets move on.
@@ -126,9 +153,10 @@ impl Service {
                 let pem = zeroize::Zeroizing::new(
                     std::fs::read_to_string(path).ctx(|| format!("read {}", path.display()))?,
                 );
-                Some(KeyPair::from_pem(&pem).map_err(|e| {
-                    Error::invalid(format!("{}: {e}", path.display()))
-                })?)
+                Some(
+                    KeyPair::from_pem(&pem)
+                        .map_err(|e| Error::invalid(format!("{}: {e}", path.display())))?,
+                )
             }
             None => None,
         };
@@ -159,7 +187,9 @@ impl Service {
             Some(id) => krec.versions.iter().find(|v| v.id.eq_ignore_ascii_case(id)),
             None => krec.versions.last(),
         }
-        .ok_or_else(|| Error::not_found("key version", format!("{key}/{}", version.unwrap_or(""))))?;
+        .ok_or_else(|| {
+            Error::not_found("key version", format!("{key}/{}", version.unwrap_or("")))
+        })?;
         Ok(views::key(&vrec, &krec, v))
     }
 
@@ -198,7 +228,13 @@ impl Service {
     }
 
     /// `keyvault key set-attributes --enabled [--version]` (no version: the latest, as in az).
-    pub fn key_set_enabled(&self, vault: &str, key: &str, version: VersionSelector, enabled: bool) -> Result<Value> {
+    pub fn key_set_enabled(
+        &self,
+        vault: &str,
+        key: &str,
+        version: VersionSelector,
+        enabled: bool,
+    ) -> Result<Value> {
         if let VersionSelector::Exact(v) = &version {
             ids::validate_version(v)?;
         }
@@ -206,7 +242,9 @@ impl Service {
             VersionSelector::Exact(v) => Some(v.clone()),
             _ => None,
         };
-        let rec = self.vaults().set_enabled(vault, key, version, enabled, &self.user())?;
+        let rec = self
+            .vaults()
+            .set_enabled(vault, key, version, enabled, &self.user())?;
         self.key_view(vault, &rec.name, shown.as_deref())
     }
 

@@ -78,7 +78,11 @@ impl Service {
         let Some(latest) = key.versions.last() else {
             return Ok(None);
         };
-        if url.version.as_deref().is_some_and(|v| v.eq_ignore_ascii_case(&latest.id)) {
+        if url
+            .version
+            .as_deref()
+            .is_some_and(|v| v.eq_ignore_ascii_case(&latest.id))
+        {
             return Ok(None);
         }
         self.resolve_des_key(&url.with_version(&latest.id), None, &des.location)
@@ -103,14 +107,14 @@ impl Service {
                 continue;
             }
             let name = des.name.clone();
-            let result = self
-                .latest_key_ref(&des)
-                .and_then(|latest| match latest {
-                    Some(k) => self.rotate_des(des, k).map(|_| ()),
-                    None => Ok(()),
-                });
+            let result = self.latest_key_ref(&des).and_then(|latest| match latest {
+                Some(k) => self.rotate_des(des, k).map(|_| ()),
+                None => Ok(()),
+            });
             if let Err(e) = result {
-                log::warn(&format!("auto-rotation of disk encryption set '{name}': {e}"));
+                log::warn(&format!(
+                    "auto-rotation of disk encryption set '{name}': {e}"
+                ));
             }
         }
     }

@@ -155,7 +155,12 @@ fn key_ref(k: &KeyRef) -> Value {
 
 /// The resource id of a disk encryption set.
 pub fn des_id(rec: &DesRecord) -> String {
-    ResourceId::format(&rec.subscription_id, &rec.resource_group, Kind::DiskEncryptionSet, &rec.name)
+    ResourceId::format(
+        &rec.subscription_id,
+        &rec.resource_group,
+        Kind::DiskEncryptionSet,
+        &rec.name,
+    )
 }
 
 /// `disk-encryption-set show`.

@@ -16,14 +16,21 @@ use super::{Service, group_matches, normalise_location, views};
 use crate::clock;
 use crate::crypto::DataKey;
 use crate::error::{Error, IoContext, Result};
-use crate::format::{DesRecord, EncryptionType, Kek, RECORD_VERSION, Versioned, VolumeKind, VolumeRecord};
+use crate::format::{
+    DesRecord, EncryptionType, Kek, RECORD_VERSION, Versioned, VolumeKind, VolumeRecord,
+};
 use crate::fsio::{self, TMP_PREFIX};
 use crate::ids::{self, KeyUrl, Kind};
 
 const GIB: u64 = 1 << 30;
 /// Largest disk az allows: 32 TiB - 1 GiB.
 const MAX_SIZE_GB: u64 = 32_767;
-const DISK_SKUS: &[&str] = &["Standard_LRS", "StandardSSD_LRS", "Premium_LRS", "UltraSSD_LRS"];
+const DISK_SKUS: &[&str] = &[
+    "Standard_LRS",
+    "StandardSSD_LRS",
+    "Premium_LRS",
+    "UltraSSD_LRS",
+];
 const SNAPSHOT_SKUS: &[&str] = &["Standard_LRS", "Premium_LRS", "Standard_ZRS"];
 
 /// `disk create` / `snapshot create` arguments.
@@ -52,11 +59,15 @@ pub struct VolumeUpdate {
 /// The encryption a command asked for.
 enum Requested {
     Platform,
-    Customer(DesRecord),
+    Customer(Box<DesRecord>),
 }
 
 fn volume_kind(kind: Kind) -> VolumeKind {
-    if kind == Kind::Snapshot { VolumeKind::Snapshot } else { VolumeKind::Disk }
+    if kind == Kind::Snapshot {
+        VolumeKind::Snapshot
+    } else {
+        VolumeKind::Disk
+    }
 }
 
 fn kind_of(rec: &VolumeRecord) -> Kind {
@@ -102,12 +113,17 @@ fn key_identity(kek: &Kek) -> String {
 
 impl Service {
     fn volumes_dir(&self, kind: Kind) -> PathBuf {
-        self.store.dir(if kind == Kind::Snapshot { "snapshots" } else { "disks" })
+        self.store.dir(if kind == Kind::Snapshot {
+            "snapshots"
+        } else {
+            "disks"
+        })
     }
 
     fn volume_dir(&self, kind: Kind, name: &str) -> Result<PathBuf> {
         ids::validate_name(kind, name)?;
-        fsio::find_entry(&self.volumes_dir(kind), name)?.ok_or_else(|| Error::not_found(kind.label(), name))
+        fsio::find_entry(&self.volumes_dir(kind), name)?
+            .ok_or_else(|| Error::not_found(kind.label(), name))
     }
 
     fn load_volume_at(dir: &Path, kind: Kind) -> Result<VolumeRecord> {
@@ -115,7 +131,10 @@ impl Service {
         let rec: VolumeRecord = fsio::read_json(&path)?;
         rec.check_version(&path)?;
         if rec.kind != volume_kind(kind) {
-            return Err(Error::corrupt(&path, format!("the record is not a {}", kind.label())));
+            return Err(Error::corrupt(
+                &path,
+                format!("the record is not a {}", kind.label()),
+            ));
         }
         Ok(rec)
     }
@@ -125,7 +144,12 @@ impl Service {
         Self::load_volume_at(&self.volume_dir(kind, name)?, kind)
     }
 
-    fn load_volume_by_ref(&self, kind: Kind, name_or_id: &str, group: Option<&str>) -> Result<VolumeRecord> {
+    fn load_volume_by_ref(
+        &self,
+        kind: Kind,
+        name_or_id: &str,
+        group: Option<&str>,
+    ) -> Result<VolumeRecord> {
         let (name, id) = ids::name_or_id(name_or_id, kind)?;
         let rec = self.load_volume(kind, &name)?;
         let id_matches = id.is_none_or(|id| {
@@ -161,7 +185,11 @@ impl Service {
         self.unwrap_dek(&self.load_volume(kind, name)?)
     }
 
-    fn requested(&self, encryption_type: Option<&str>, des: Option<&str>) -> Result<Option<Requested>> {
+    fn requested(
+        &self,
+        encryption_type: Option<&str>,
+        des: Option<&str>,
+    ) -> Result<Option<Requested>> {
         let etype = match encryption_type {
             None => None,
             Some(t) if t.eq_ignore_ascii_case("EncryptionAtRestWithPlatformKey") => {
@@ -183,14 +211,20 @@ impl Service {
             }
         };
         match (etype, des) {
-            (Some(EncryptionType::EncryptionAtRestWithPlatformKey), Some(_)) => Err(Error::invalid(
-                "--disk-encryption-set cannot be combined with --encryption-type EncryptionAtRestWithPlatformKey",
-            )),
-            (Some(EncryptionType::EncryptionAtRestWithPlatformKey), None) => Ok(Some(Requested::Platform)),
+            (Some(EncryptionType::EncryptionAtRestWithPlatformKey), Some(_)) => {
+                Err(Error::invalid(
+                    "--disk-encryption-set cannot be combined with --encryption-type EncryptionAtRestWithPlatformKey",
+                ))
+            }
+            (Some(EncryptionType::EncryptionAtRestWithPlatformKey), None) => {
+                Ok(Some(Requested::Platform))
+            }
             (Some(EncryptionType::EncryptionAtRestWithCustomerKey), None) => Err(Error::invalid(
                 "--encryption-type EncryptionAtRestWithCustomerKey needs --disk-encryption-set",
             )),
-            (_, Some(d)) => Ok(Some(Requested::Customer(self.load_des_by_ref(d)?))),
+            (_, Some(d)) => Ok(Some(Requested::Customer(Box::new(
+                self.load_des_by_ref(d)?,
+            )))),
             (None, None) => Ok(None),
         }
     }
@@ -208,7 +242,9 @@ impl Service {
     fn check_new_name(&self, kind: Kind, name: &str) -> Result<()> {
         ids::validate_name(kind, name)?;
         if let Some(existing) = fsio::find_entry(&self.volumes_dir(kind), name)? {
-            let shown = existing.file_name().map(|n| n.to_string_lossy().into_owned());
+            let shown = existing
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned());
             return Err(Error::AlreadyExists {
                 kind: kind.label(),
                 name: shown.unwrap_or_else(|| name.to_string()),
@@ -220,7 +256,10 @@ impl Service {
     /// Resolves `--source`: a disk or snapshot by id, or by name (disks first).
     fn load_source(&self, source: &str) -> Result<VolumeRecord> {
         if source.starts_with('/') {
-            let kind = if source.to_ascii_lowercase().contains("/microsoft.compute/snapshots/") {
+            let kind = if source
+                .to_ascii_lowercase()
+                .contains("/microsoft.compute/snapshots/")
+            {
                 Kind::Snapshot
             } else {
                 Kind::Disk
@@ -228,10 +267,15 @@ impl Service {
             return self.load_volume_by_ref(kind, source, None);
         }
         match self.load_volume(Kind::Disk, source) {
-            Err(Error::NotFound { .. }) => self.load_volume(Kind::Snapshot, source).map_err(|e| match e {
-                Error::NotFound { .. } => Error::not_found("source disk or snapshot", source),
-                e => e,
-            }),
+            Err(Error::NotFound { .. }) => {
+                self.load_volume(Kind::Snapshot, source)
+                    .map_err(|e| match e {
+                        Error::NotFound { .. } => {
+                            Error::not_found("source disk or snapshot", source)
+                        }
+                        e => e,
+                    })
+            }
             other => other,
         }
     }
@@ -246,7 +290,10 @@ impl Service {
             (None, Kind::Snapshot) => "Standard_LRS".into(),
             (None, _) => "Premium_LRS".into(),
         };
-        let requested = self.requested(args.encryption_type.as_deref(), args.disk_encryption_set.as_deref())?;
+        let requested = self.requested(
+            args.encryption_type.as_deref(),
+            args.disk_encryption_set.as_deref(),
+        )?;
         let source = match &args.source {
             Some(s) => Some(self.load_source(s)?),
             None if kind == Kind::Snapshot => {
@@ -304,7 +351,9 @@ impl Service {
         if let Some(src) = &source {
             let wanted = match &protector {
                 Protector::Platform => Kek::Platform,
-                Protector::Customer(des) => Kek::Customer { key_url: des.active_key.key_url.clone() },
+                Protector::Customer(des) => Kek::Customer {
+                    key_url: des.active_key.key_url.clone(),
+                },
             };
             if key_identity(&wanted) != key_identity(&src.key.kek) {
                 return Err(Error::not_allowed(format!(
@@ -334,7 +383,11 @@ impl Service {
         }
         rec.size_bytes = match (&source, args.size_gb) {
             (None, Some(gb)) => size_bytes(gb)?,
-            (None, None) => return Err(Error::invalid("--size-gb is required to create an empty disk")),
+            (None, None) => {
+                return Err(Error::invalid(
+                    "--size-gb is required to create an empty disk",
+                ));
+            }
             (Some(src), None) => src.size_bytes,
             (Some(src), Some(gb)) => {
                 let want = size_bytes(gb)?;
@@ -360,7 +413,12 @@ impl Service {
     }
 
     /// Builds the volume directory under a temporary name and renames it into place.
-    fn materialise(&self, kind: Kind, rec: &VolumeRecord, source_data: Option<&Path>) -> Result<()> {
+    fn materialise(
+        &self,
+        kind: Kind,
+        rec: &VolumeRecord,
+        source_data: Option<&Path>,
+    ) -> Result<()> {
         let parent = self.volumes_dir(kind);
         fsio::create_private_dir(&parent)?;
         let tmp = parent.join(format!("{TMP_PREFIX}{}-{}", rec.name, std::process::id()));
@@ -382,11 +440,13 @@ impl Service {
                 .write(true)
                 .open(&data)
                 .ctx(|| format!("open {}", data.display()))?;
-            f.set_len(rec.size_bytes).ctx(|| format!("size {}", data.display()))?;
+            f.set_len(rec.size_bytes)
+                .ctx(|| format!("size {}", data.display()))?;
             f.sync_all().ctx(|| format!("fsync {}", data.display()))?;
             fsio::write_json(&tmp.join("volume.json"), rec, 0o600)?;
             let dest = parent.join(&rec.name);
-            fs::rename(&tmp, &dest).ctx(|| format!("rename {} to {}", tmp.display(), dest.display()))?;
+            fs::rename(&tmp, &dest)
+                .ctx(|| format!("rename {} to {}", tmp.display(), dest.display()))?;
             fsio::sync_dir(&parent)
         })();
         if result.is_err() {
@@ -397,7 +457,10 @@ impl Service {
 
     /// `disk show` / `snapshot show`.
     pub fn volume_show(&self, kind: Kind, name_or_id: &str, group: Option<&str>) -> Result<Value> {
-        Ok(views::volume(&self.load_volume_by_ref(kind, name_or_id, group)?, None))
+        Ok(views::volume(
+            &self.load_volume_by_ref(kind, name_or_id, group)?,
+            None,
+        ))
     }
 
     /// `disk list` / `snapshot list`.
@@ -413,7 +476,12 @@ impl Service {
 
     /// `disk update`: grow, change SKU, or switch from the platform key to a customer key
     /// (re-wrapping the DEK; the data is not re-encrypted). Customer to platform is refused.
-    pub fn disk_update(&self, name_or_id: &str, group: Option<&str>, upd: &VolumeUpdate) -> Result<Value> {
+    pub fn disk_update(
+        &self,
+        name_or_id: &str,
+        group: Option<&str>,
+        upd: &VolumeUpdate,
+    ) -> Result<Value> {
         let mut rec = self.load_volume_by_ref(Kind::Disk, name_or_id, group)?;
         if let Some(sku) = &upd.sku {
             rec.sku = canonical_sku(sku, DISK_SKUS)?;
@@ -438,16 +506,20 @@ impl Service {
                 rec.size_bytes = want;
             }
         }
-        match self.requested(upd.encryption_type.as_deref(), upd.disk_encryption_set.as_deref())? {
+        match self.requested(
+            upd.encryption_type.as_deref(),
+            upd.disk_encryption_set.as_deref(),
+        )? {
             None => {}
-            Some(Requested::Platform) => {
-                if rec.encryption_type == EncryptionType::EncryptionAtRestWithCustomerKey {
-                    return Err(Error::not_allowed(format!(
-                        "disk '{}': customer-managed key encryption cannot be disabled once enabled; copy the data to a new platform-key disk instead",
-                        rec.name
-                    )));
-                }
+            Some(Requested::Platform)
+                if rec.encryption_type == EncryptionType::EncryptionAtRestWithCustomerKey =>
+            {
+                return Err(Error::not_allowed(format!(
+                    "disk '{}': customer-managed key encryption cannot be disabled once enabled; copy the data to a new platform-key disk instead",
+                    rec.name
+                )));
             }
+            Some(Requested::Platform) => {}
             Some(Requested::Customer(des)) => {
                 Self::check_location(&des, &rec.location, &format!("disk '{}'", rec.name))?;
                 let des_id = views::des_id(&des);
@@ -457,7 +529,8 @@ impl Service {
                     .is_some_and(|d| d.eq_ignore_ascii_case(&des_id));
                 if !same_set {
                     let dek = self.unwrap_dek(&rec)?;
-                    rec.key = self.wrap_dek(&dek, &Protector::Customer(&des), &views::volume_id(&rec))?;
+                    rec.key =
+                        self.wrap_dek(&dek, &Protector::Customer(&des), &views::volume_id(&rec))?;
                     rec.encryption_type = EncryptionType::EncryptionAtRestWithCustomerKey;
                     rec.disk_encryption_set_id = Some(des_id);
                 }
@@ -468,12 +541,22 @@ impl Service {
     }
 
     /// `disk delete` / `snapshot delete`: renamed away atomically, then removed.
-    pub fn volume_delete(&self, kind: Kind, name_or_id: &str, group: Option<&str>) -> Result<Value> {
+    pub fn volume_delete(
+        &self,
+        kind: Kind,
+        name_or_id: &str,
+        group: Option<&str>,
+    ) -> Result<Value> {
         let rec = self.load_volume_by_ref(kind, name_or_id, group)?;
         let dir = self.volume_dir(kind, &rec.name)?;
         let parent = self.volumes_dir(kind);
-        let doomed = parent.join(format!("{TMP_PREFIX}deleted-{}-{}", rec.name, std::process::id()));
-        fs::rename(&dir, &doomed).ctx(|| format!("rename {} to {}", dir.display(), doomed.display()))?;
+        let doomed = parent.join(format!(
+            "{TMP_PREFIX}deleted-{}-{}",
+            rec.name,
+            std::process::id()
+        ));
+        fs::rename(&dir, &doomed)
+            .ctx(|| format!("rename {} to {}", dir.display(), doomed.display()))?;
         fsio::sync_dir(&parent)?;
         fs::remove_dir_all(&doomed).ctx(|| format!("remove {}", doomed.display()))?;
         Ok(Value::Null)
