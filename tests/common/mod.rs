@@ -20,6 +20,12 @@ pub struct Run {
     pub stderr: String,
 }
 
+impl Default for Env {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Env {
     pub fn new() -> Env {
         Env {
