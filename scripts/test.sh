@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Runs every test of ssefs: formatting and lint checks, the Rust unit and integration tests,
+# and the shell tests under tests/sh (which mount for real). Ends with "N passed, M failed".
+# Exit status is non-zero when anything failed, including a mount or loop device left behind.
+set -u
+cd "$(dirname "$0")/.."
+mkdir -p target
+passed=0
+failed=0
+failures=()
+
+record() { # record NAME STATUS
+  if [ "$2" -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); failures+=("$1"); fi
+}
+
+echo "== cargo fmt --check"
+cargo fmt --check
+record "cargo fmt --check" $?
+
+echo "== cargo clippy --all-targets -- -D warnings"
+cargo clippy --quiet --all-targets -- -D warnings
+record "cargo clippy" $?
+
+echo "== cargo build"
+if ! cargo build --quiet --all-targets; then
+  record "cargo build" 1
+  echo "${passed} passed, ${failed} failed"
+  exit 1
+fi
+
+echo "== cargo test"
+log=target/cargo-test.log
+cargo test --no-fail-fast 2>&1 | tee "$log"
+cargo_status=${PIPESTATUS[0]}
+read -r cargo_passed cargo_failed < <(awk '/^test result:/ {
+    for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed;?$/) p += $(i-1); if ($(i) ~ /^failed;?$/) f += $(i-1) }
+  } END { print p + 0, f + 0 }' "$log")
+passed=$((passed + cargo_passed))
+failed=$((failed + cargo_failed))
+if [ "$cargo_status" -ne 0 ] && [ "$cargo_failed" -eq 0 ]; then
+  record "cargo test (did not run to completion)" 1
+elif [ "$cargo_failed" -ne 0 ]; then
+  failures+=("cargo test: $cargo_failed failed")
+fi
+
+shopt -s nullglob
+for t in tests/sh/[0-9]*.sh; do
+  echo "== $t"
+  bash "$t"
+  record "$t" $?
+done
+
+# Nothing may be left mounted or attached by a test.
+leftover_mounts=$(grep -E ' fuse(\.ssefs)? ' /proc/mounts | grep -c ssefs || true)
+leftover_loops=$(losetup -n -O BACK-FILE 2>/dev/null | grep -c . || true)
+if [ "$leftover_mounts" -ne 0 ] || [ "$leftover_loops" -ne 0 ]; then
+  record "no leftover mounts or loop devices ($leftover_mounts mounts, $leftover_loops loops)" 1
+else
+  record "no leftover mounts or loop devices" 0
+fi
+
+if [ ${#failures[@]} -gt 0 ]; then
+  echo "Failures:"
+  printf '  %s\n' "${failures[@]}"
+fi
+echo "${passed} passed, ${failed} failed"
+[ "$failed" -eq 0 ]
