@@ -51,7 +51,7 @@ for t in tests/sh/[0-9]*.sh; do
 done
 
 # Nothing may be left mounted or attached by a test.
-leftover_mounts=$(grep -E ' fuse(\.ssefs)? ' /proc/mounts | grep -c ssefs || true)
+leftover_mounts=$(grep -c '^ssefs:' /proc/mounts || true)
 leftover_loops=$(losetup -n -O BACK-FILE 2>/dev/null | grep -c . || true)
 if [ "$leftover_mounts" -ne 0 ] || [ "$leftover_loops" -ne 0 ]; then
   record "no leftover mounts or loop devices ($leftover_mounts mounts, $leftover_loops loops)" 1

@@ -3,14 +3,32 @@
 //! `SSEFS_NOW` (seconds since the epoch) overrides the clock, so that tests can move past a
 //! soft-delete retention period without waiting 7 days. It is documented in the README.
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// Seconds since the Unix epoch, or `SSEFS_NOW` when set to an integer.
-pub fn now_secs() -> i64 {
-    if let Some(fake) = std::env::var("SSEFS_NOW")
+/// A process-wide override, set by the mount daemon while it runs a forwarded command whose
+/// caller had `SSEFS_NOW` set (the daemon's own environment is not the caller's).
+static OVERRIDE: AtomicI64 = AtomicI64::new(i64::MIN);
+
+/// Sets or clears the override.
+pub fn set_override(secs: Option<i64>) {
+    OVERRIDE.store(secs.unwrap_or(i64::MIN), Ordering::SeqCst);
+}
+
+/// The caller's `SSEFS_NOW`, if set to an integer.
+pub fn env_override() -> Option<i64> {
+    std::env::var("SSEFS_NOW")
         .ok()
         .and_then(|v| v.trim().parse::<i64>().ok())
-    {
+}
+
+/// Seconds since the Unix epoch, or the override, or `SSEFS_NOW` when set to an integer.
+pub fn now_secs() -> i64 {
+    let forced = OVERRIDE.load(Ordering::SeqCst);
+    if forced != i64::MIN {
+        return forced;
+    }
+    if let Some(fake) = env_override() {
         return fake;
     }
     SystemTime::now()

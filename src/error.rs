@@ -53,6 +53,10 @@ pub enum Error {
     #[error("{0}")]
     Crypto(String),
 
+    /// A command already run by the mount daemon: what it printed and its exit code.
+    #[error("{}", .0.stderr.trim_end())]
+    Forwarded(crate::daemon::remote::Reply),
+
     /// An operating-system error, with what we were doing.
     #[error("{context}: {source}")]
     Io {
@@ -111,6 +115,7 @@ impl Error {
             Error::Corrupt { .. } => libc::EIO,
             Error::Crypto(_) => libc::EIO,
             Error::Io { source, .. } => source.raw_os_error().unwrap_or(libc::EIO),
+            Error::Forwarded(_) => libc::EIO,
         }
     }
 
@@ -128,6 +133,7 @@ impl Error {
             Error::Corrupt { .. } => "CorruptStore",
             Error::Crypto(_) => "CryptoError",
             Error::Io { .. } => "IOError",
+            Error::Forwarded(_) => "Forwarded",
         }
     }
 
@@ -136,6 +142,7 @@ impl Error {
         match self {
             Error::NotFound { .. } => 3,
             Error::InvalidArgument(_) => 2,
+            Error::Forwarded(reply) => reply.code,
             Error::AlreadyExists { .. }
             | Error::NotAllowed(_)
             | Error::KeyDisabled { .. }

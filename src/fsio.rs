@@ -227,8 +227,17 @@ pub struct FileLock {
 }
 
 impl FileLock {
-    /// Takes the lock, waiting for other holders. `what` names the store in errors.
+    /// Takes the lock, waiting for other holders.
     pub fn exclusive(path: &Path) -> Result<Self> {
+        Self::take(path, true)?.ok_or_else(|| Error::invalid("a blocking lock returned unlocked"))
+    }
+
+    /// Takes the lock if nobody holds it; `None` otherwise.
+    pub fn try_exclusive(path: &Path) -> Result<Option<Self>> {
+        Self::take(path, false)
+    }
+
+    fn take(path: &Path, wait: bool) -> Result<Option<Self>> {
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -237,14 +246,20 @@ impl FileLock {
             .mode(0o600)
             .open(path)
             .ctx(|| format!("open lock file {}", path.display()))?;
+        let op = if wait {
+            libc::LOCK_EX
+        } else {
+            libc::LOCK_EX | libc::LOCK_NB
+        };
         // SAFETY: flock on an open descriptor.
-        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
-            return Err(Error::io(
-                format!("lock {}", path.display()),
-                std::io::Error::last_os_error(),
-            ));
+        if unsafe { libc::flock(file.as_raw_fd(), op) } != 0 {
+            let err = std::io::Error::last_os_error();
+            if !wait && err.raw_os_error() == Some(libc::EWOULDBLOCK) {
+                return Ok(None);
+            }
+            return Err(Error::io(format!("lock {}", path.display()), err));
         }
-        Ok(FileLock { _file: file })
+        Ok(Some(FileLock { _file: file }))
     }
 }
 

@@ -9,7 +9,7 @@ use rand::TryRng;
 use crate::error::{Error, Result};
 
 /// The kinds of named resources, with their naming rules.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
     Vault,
     Key,

@@ -19,8 +19,10 @@
 pub mod cli;
 pub mod clock;
 pub mod crypto;
+pub mod daemon;
 pub mod error;
 pub mod format;
+pub mod fs;
 pub mod fsio;
 pub mod ids;
 pub mod log;

@@ -21,3 +21,8 @@ pub fn debug(msg: &str) {
         eprintln!("ssefs: debug: {msg}");
     }
 }
+
+/// A notable event (mount, unmount), on stderr: the daemon's log when detached.
+pub fn info(msg: &str) {
+    eprintln!("ssefs: {msg}");
+}

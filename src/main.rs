@@ -1,4 +1,4 @@
-//! The `ssefs` binary: parse, run, print the result or the error once, exit with its code.
+//! The `ssefs` binary: parse, run, print what the command printed, exit with its code.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -6,17 +6,10 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = ssefs::cli::Cli::parse();
-    match cli.run() {
-        Ok(out) => {
-            let mut stdout = std::io::stdout().lock();
-            // A closed pipe (`| head`) is not an error worth a message.
-            let _ = stdout.write_all(out.as_bytes());
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("({}) {e}", e.code());
-            ExitCode::from(e.exit_code() as u8)
-        }
-    }
+    let raw_args: Vec<String> = std::env::args().skip(1).collect();
+    let reply = ssefs::cli::Cli::parse().run(raw_args);
+    // A closed pipe (`| head`) is not an error worth a message.
+    let _ = std::io::stdout().lock().write_all(reply.stdout.as_bytes());
+    let _ = std::io::stderr().lock().write_all(reply.stderr.as_bytes());
+    ExitCode::from(reply.code.clamp(0, 255) as u8)
 }

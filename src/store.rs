@@ -44,10 +44,23 @@ impl Store {
         PathBuf::from(home).join(".local/share/ssefs")
     }
 
-    /// Opens (creating on first use) and locks the store at `root`.
+    /// Opens (creating on first use) and locks the store at `root`, waiting for other holders.
     pub fn open(root: &Path) -> Result<Store> {
         fsio::create_private_dir(root)?;
         let lock = FileLock::exclusive(&root.join("lock"))?;
+        Self::open_locked(root, lock)
+    }
+
+    /// Like [`Store::open`], but `None` at once when another process holds the store.
+    pub fn try_open(root: &Path) -> Result<Option<Store>> {
+        fsio::create_private_dir(root)?;
+        match FileLock::try_exclusive(&root.join("lock"))? {
+            Some(lock) => Self::open_locked(root, lock).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn open_locked(root: &Path, lock: FileLock) -> Result<Store> {
         let record_path = root.join("store.json");
         let record = if record_path.exists() {
             let rec: StoreRecord = fsio::read_json(&record_path)?;

@@ -1,6 +1,6 @@
 //! `ssefs keyvault …` and `ssefs keyvault key …`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
 use serde_json::Value;
@@ -199,7 +199,7 @@ pub enum KeyCmd {
 }
 
 impl KeyvaultCmd {
-    pub fn run(self, s: &Service) -> Result<Value> {
+    pub fn run(self, s: &Service, cwd: &Path) -> Result<Value> {
         match self {
             KeyvaultCmd::Create {
                 name,
@@ -241,13 +241,13 @@ impl KeyvaultCmd {
                 name, object_id, ..
             } => s.vault_delete_policy(&name, &object_id),
             KeyvaultCmd::Audit { name } => s.vault_audit(&name),
-            KeyvaultCmd::Key(cmd) => cmd.run(s),
+            KeyvaultCmd::Key(cmd) => cmd.run(s, cwd),
         }
     }
 }
 
 impl KeyCmd {
-    pub fn run(self, s: &Service) -> Result<Value> {
+    pub fn run(self, s: &Service, cwd: &Path) -> Result<Value> {
         match self {
             KeyCmd::Create {
                 key,
@@ -272,7 +272,7 @@ impl KeyCmd {
                 kty: "RSA".into(),
                 size: None,
                 protection,
-                pem_file: Some(pem_file),
+                pem_file: Some(cwd.join(pem_file)),
             }),
             KeyCmd::Show {
                 vault_name,

@@ -5,15 +5,21 @@ mod account;
 mod des;
 mod disk;
 mod keyvault;
+mod mount;
 mod output;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::error::Result;
+use crate::daemon::{self, MountArgs, remote};
+use crate::error::{Error, Result};
 use crate::service::Service;
 use crate::store::Store;
+
+pub use remote::Reply;
 
 pub use output::OutputFormat;
 
@@ -66,6 +72,10 @@ pub enum Command {
     /// Snapshots of disks (read-only, same key as their source).
     #[command(subcommand)]
     Snapshot(disk::SnapshotCmd),
+    /// Serve the store through FUSE at MOUNTPOINT.
+    Mount(mount::MountCmd),
+    /// Unmount a mounted store and stop its daemon.
+    Unmount(mount::UnmountCmd),
 }
 
 /// Parses true/false the way az's three-state flags do.
@@ -78,8 +88,9 @@ pub(crate) fn parse_bool(s: &str) -> std::result::Result<bool, String> {
 }
 
 impl Cli {
-    /// Runs the command and returns what to print (already formatted, possibly empty).
-    pub fn run(self) -> Result<String> {
+    /// Runs the command: mount and unmount here; anything else in the running mount daemon
+    /// when the store is mounted, else against the store directly.
+    pub fn run(self, raw_args: Vec<String>) -> Reply {
         crate::log::set_debug(self.global.debug);
         let root = self
             .global
@@ -87,15 +98,108 @@ impl Cli {
             .clone()
             .unwrap_or_else(Store::default_root);
         crate::log::debug(&format!("store {}", root.display()));
-        let mut service = Service::open(&root)?;
+        let result = match &self.command {
+            Command::Mount(m) => {
+                let args = MountArgs {
+                    mountpoint: m.mountpoint.clone(),
+                    store: root,
+                    foreground: m.foreground,
+                    allow_other: m.allow_other,
+                    threads: m.threads,
+                    ready_fd: m.ready_fd,
+                    debug: self.global.debug,
+                };
+                daemon::mount(&args, Arc::new(handle_forwarded)).map(|()| String::new())
+            }
+            Command::Unmount(u) => daemon::unmount(&u.mountpoint).map(|()| String::new()),
+            _ => self.run_on_store(&root, raw_args),
+        };
+        match result {
+            Ok(stdout) => Reply {
+                code: 0,
+                stdout,
+                stderr: String::new(),
+            },
+            Err(e) => error_reply(&e),
+        }
+    }
+
+    fn run_on_store(self, root: &Path, raw_args: Vec<String>) -> Result<String> {
+        let request = remote::Request {
+            args: raw_args,
+            cwd: std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")),
+            now: crate::clock::env_override(),
+        };
+        loop {
+            if let Some(reply) = remote::forward(root, &request)? {
+                return Err(Error::Forwarded(reply));
+            }
+            if let Some(mut service) = Service::try_open(root)? {
+                return self.execute(&mut service, &request.cwd);
+            }
+            // Another command holds the store, or a daemon is starting: try again.
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Runs a store command against `service`; relative paths are taken from `cwd`.
+    pub fn execute(self, service: &mut Service, cwd: &Path) -> Result<String> {
         let value = match self.command {
-            Command::Account(cmd) => cmd.run(&mut service)?,
-            Command::Keyvault(cmd) => cmd.run(&service)?,
-            Command::DiskEncryptionSet(cmd) => cmd.run(&service)?,
-            Command::Disk(cmd) => cmd.run(&service)?,
-            Command::Snapshot(cmd) => cmd.run(&service)?,
+            Command::Account(cmd) => cmd.run(service)?,
+            Command::Keyvault(cmd) => cmd.run(service, cwd)?,
+            Command::DiskEncryptionSet(cmd) => cmd.run(service)?,
+            Command::Disk(cmd) => cmd.run(service)?,
+            Command::Snapshot(cmd) => cmd.run(service)?,
+            Command::Mount(_) | Command::Unmount(_) => {
+                return Err(Error::invalid(
+                    "mount and unmount cannot run inside the mount daemon",
+                ));
+            }
         };
         output::render(&value, self.global.query.as_deref(), self.global.output)
+    }
+}
+
+/// The az-style error line and exit code.
+pub fn error_reply(e: &Error) -> Reply {
+    if let Error::Forwarded(reply) = e {
+        return reply.clone();
+    }
+    Reply {
+        code: e.exit_code(),
+        stdout: String::new(),
+        stderr: format!("({}) {e}\n", e.code()),
+    }
+}
+
+/// Runs a command forwarded to the mount daemon.
+fn handle_forwarded(service: &mut Service, request: remote::Request) -> Reply {
+    let argv = std::iter::once("ssefs".to_string()).chain(request.args);
+    match Cli::try_parse_from(argv) {
+        Err(e) => Reply {
+            code: e.exit_code(),
+            stdout: if e.use_stderr() {
+                String::new()
+            } else {
+                e.to_string()
+            },
+            stderr: if e.use_stderr() {
+                e.render().to_string()
+            } else {
+                String::new()
+            },
+        },
+        Ok(cli) => {
+            crate::log::set_debug(cli.global.debug);
+            match cli.execute(service, &request.cwd) {
+                Ok(stdout) => Reply {
+                    code: 0,
+                    stdout,
+                    stderr: String::new(),
+                },
+                Err(e) => error_reply(&e),
+            }
+        }
     }
 }
 

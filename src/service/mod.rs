@@ -11,6 +11,7 @@
 //! - `views.rs`: the JSON each resource shows.
 
 mod account;
+mod attach;
 mod dek;
 mod des;
 mod keyvault;
@@ -24,6 +25,7 @@ use crate::error::Result;
 use crate::store::Store;
 use crate::vault::Caller;
 
+pub use attach::MANAGED_BY_VM;
 pub use des::DesArgs;
 pub use keyvault::{KeyArgs, VaultArgs};
 pub use volumes::{VolumeArgs, VolumeUpdate};
@@ -31,17 +33,29 @@ pub use volumes::{VolumeArgs, VolumeUpdate};
 /// The service over one open store.
 pub struct Service {
     store: Store,
+    /// Disks and snapshots the mount has open.
+    open: attach::OpenVolumes,
 }
 
 impl Service {
     /// Opens the store at `root` (creating it on first use) and finishes any rotation a crash
     /// interrupted.
     pub fn open(root: &Path) -> Result<Service> {
+        Ok(Self::with_store(Store::open(root)?))
+    }
+
+    /// Like [`Service::open`], but `None` when another process holds the store.
+    pub fn try_open(root: &Path) -> Result<Option<Service>> {
+        Ok(Store::try_open(root)?.map(Self::with_store))
+    }
+
+    fn with_store(store: Store) -> Service {
         let service = Service {
-            store: Store::open(root)?,
+            store,
+            open: attach::OpenVolumes::default(),
         };
         service.resume_rotations();
-        Ok(service)
+        service
     }
 
     /// The open store.

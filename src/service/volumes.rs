@@ -175,6 +175,11 @@ impl Service {
             .collect()
     }
 
+    /// Names of the disks or snapshots, sorted.
+    pub fn volume_names(&self, kind: Kind) -> Result<Vec<String>> {
+        fsio::list_entries(&self.volumes_dir(kind))
+    }
+
     /// The ciphertext file of a disk or snapshot.
     pub fn data_path(&self, kind: Kind, name: &str) -> Result<PathBuf> {
         Ok(self.volume_dir(kind, name)?.join("data"))
@@ -457,10 +462,8 @@ impl Service {
 
     /// `disk show` / `snapshot show`.
     pub fn volume_show(&self, kind: Kind, name_or_id: &str, group: Option<&str>) -> Result<Value> {
-        Ok(views::volume(
-            &self.load_volume_by_ref(kind, name_or_id, group)?,
-            None,
-        ))
+        let rec = self.load_volume_by_ref(kind, name_or_id, group)?;
+        Ok(views::volume(&rec, self.managed_by(&rec).as_deref()))
     }
 
     /// `disk list` / `snapshot list`.
@@ -469,7 +472,7 @@ impl Service {
             self.all_volumes(kind)?
                 .iter()
                 .filter(|r| group_matches(group, &r.resource_group))
-                .map(|r| views::volume(r, None))
+                .map(|r| views::volume(r, self.managed_by(r).as_deref()))
                 .collect(),
         ))
     }
@@ -496,6 +499,7 @@ impl Service {
                 )));
             }
             if want > rec.size_bytes {
+                self.refuse_if_attached(&rec, "resizing")?;
                 let data = self.data_path(Kind::Disk, &rec.name)?;
                 let f = OpenOptions::new()
                     .write(true)
@@ -528,6 +532,7 @@ impl Service {
                     .as_deref()
                     .is_some_and(|d| d.eq_ignore_ascii_case(&des_id));
                 if !same_set {
+                    self.refuse_if_attached(&rec, "changing its encryption")?;
                     let dek = self.unwrap_dek(&rec)?;
                     rec.key =
                         self.wrap_dek(&dek, &Protector::Customer(&des), &views::volume_id(&rec))?;
@@ -537,7 +542,7 @@ impl Service {
             }
         }
         self.save_volume(&rec)?;
-        Ok(views::volume(&rec, None))
+        Ok(views::volume(&rec, self.managed_by(&rec).as_deref()))
     }
 
     /// `disk delete` / `snapshot delete`: renamed away atomically, then removed.
@@ -548,6 +553,7 @@ impl Service {
         group: Option<&str>,
     ) -> Result<Value> {
         let rec = self.load_volume_by_ref(kind, name_or_id, group)?;
+        self.refuse_if_attached(&rec, "deleting it")?;
         let dir = self.volume_dir(kind, &rec.name)?;
         let parent = self.volumes_dir(kind);
         let doomed = parent.join(format!(

@@ -1,0 +1,30 @@
+//! `ssefs mount` and `ssefs unmount`.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+/// Serve the store through FUSE: MOUNTPOINT/disks/NAME and MOUNTPOINT/snapshots/NAME.
+#[derive(Debug, Args)]
+pub struct MountCmd {
+    /// An empty directory.
+    pub mountpoint: PathBuf,
+    /// Stay in the foreground with logs on stderr (default: detach once the mount is ready).
+    #[arg(long)]
+    pub foreground: bool,
+    /// Let other users open the files (needs user_allow_other in /etc/fuse.conf for non-root).
+    #[arg(long)]
+    pub allow_other: bool,
+    /// FUSE request threads.
+    #[arg(long, default_value_t = 4)]
+    pub threads: usize,
+    /// Internal: the pipe a detached daemon reports readiness on.
+    #[arg(long, hide = true)]
+    pub ready_fd: Option<i32>,
+}
+
+/// Flush, unmount and stop the daemon (also clears a stale mount left by a killed daemon).
+#[derive(Debug, Args)]
+pub struct UnmountCmd {
+    pub mountpoint: PathBuf,
+}

@@ -1,0 +1,423 @@
+//! The mount daemon's life: start (detached unless `--foreground`), refuse a second mount of
+//! the same store, serve FUSE on several threads and forwarded commands on a socket, stop
+//! cleanly on `ssefs unmount`, `umount` or SIGTERM/SIGINT, and recover from a `kill -9`.
+//!
+//! Files in the store while mounted: `daemon.lock` (flock held for the daemon's life),
+//! `daemon.sock` (forwarded commands), `daemon.json` (pid and mount point, informative) and
+//! `daemon.log` (the detached daemon's stderr).
+
+pub mod remote;
+
+use std::ffi::CString;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::os::fd::{FromRawFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Component, Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use serde_json::json;
+
+use crate::error::{Error, IoContext, Result};
+use crate::fs::StoreFs;
+use crate::fsio::{self, FileLock};
+use crate::log;
+use crate::service::Service;
+
+/// The source shown in /proc/mounts is `ssefs:STORE` (fuser's own mount code does not set a
+/// `fuse.ssefs` type, so the source is what identifies our mounts and their store).
+const SOURCE_PREFIX: &str = "ssefs:";
+const SUBTYPE: &str = "ssefs";
+/// How long `ssefs unmount` waits for the daemon to flush and exit.
+const EXIT_PATIENCE: Duration = Duration::from_secs(60);
+
+/// What `ssefs mount` was asked.
+#[derive(Debug, Clone)]
+pub struct MountArgs {
+    pub mountpoint: PathBuf,
+    pub store: PathBuf,
+    pub foreground: bool,
+    pub allow_other: bool,
+    pub threads: usize,
+    /// Internal: the pipe on which a detached daemon reports readiness to its parent.
+    pub ready_fd: Option<RawFd>,
+    pub debug: bool,
+}
+
+/// An absolute, lexically normalised path that is never stat'ed (a stale FUSE mount point
+/// cannot be: stat fails with ENOTCONN).
+pub fn absolute(path: &Path) -> Result<PathBuf> {
+    let joined = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .ctx(|| "current directory")?
+            .join(path)
+    };
+    let mut out = PathBuf::new();
+    for c in joined.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    Ok(out)
+}
+
+/// Decodes the octal escapes of /proc/mounts (`\040` for a space).
+fn unescape_mount_field(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
+            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The store served at `mountpoint`, if an ssefs mount is there (live or stale).
+pub fn mounted_store(mountpoint: &Path) -> Result<Option<PathBuf>> {
+    let mounts = std::fs::read_to_string("/proc/mounts").ctx(|| "read /proc/mounts")?;
+    let want = mountpoint.to_string_lossy();
+    for line in mounts.lines() {
+        let f: Vec<&str> = line.split(' ').collect();
+        if f.len() < 3 || !f[2].starts_with("fuse") || unescape_mount_field(f[1]) != want {
+            continue;
+        }
+        if let Some(store) = unescape_mount_field(f[0]).strip_prefix(SOURCE_PREFIX) {
+            return Ok(Some(PathBuf::from(store)));
+        }
+    }
+    Ok(None)
+}
+
+/// `ssefs mount`: returns once the mount is ready (or, with `--foreground`, once it ends).
+pub fn mount(args: &MountArgs, handler: Arc<remote::Handler>) -> Result<()> {
+    if args.foreground {
+        let result = run(args, handler);
+        if let (Err(e), Some(fd)) = (&result, args.ready_fd) {
+            report_ready(fd, &format!("{}\t({}) {e}", e.exit_code(), e.code()));
+        }
+        result
+    } else {
+        spawn_detached(args)
+    }
+}
+
+fn report_ready(fd: RawFd, message: &str) {
+    // SAFETY: the fd is the write end of the pipe our parent gave us; we own it from here.
+    let mut f = unsafe { File::from_raw_fd(fd) };
+    let _ = writeln!(f, "{message}");
+}
+
+/// Starts the daemon in a new session with its output in `STORE/daemon.log`, and waits for
+/// it to say "ready" (or why not) on a pipe.
+fn spawn_detached(args: &MountArgs) -> Result<()> {
+    fsio::create_private_dir(&args.store)?;
+    let log_path = args.store.join("daemon.log");
+    let log_file = OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .open(&log_path)
+        .ctx(|| format!("open {}", log_path.display()))?;
+    let mut fds = [0 as RawFd; 2];
+    // SAFETY: pipe writes two descriptors into the array.
+    if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
+        return Err(Error::io("pipe", std::io::Error::last_os_error()));
+    }
+    let (read_fd, write_fd) = (fds[0], fds[1]);
+    // SAFETY: the read end must not leak into the child.
+    unsafe { libc::fcntl(read_fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    let exe = std::env::current_exe().ctx(|| "find the ssefs executable")?;
+    let mut cmd = Command::new(exe);
+    cmd.arg("mount")
+        .arg(&args.mountpoint)
+        .arg("--store")
+        .arg(&args.store)
+        .arg("--foreground")
+        .arg("--threads")
+        .arg(args.threads.to_string())
+        .arg("--ready-fd")
+        .arg(write_fd.to_string());
+    if args.allow_other {
+        cmd.arg("--allow-other");
+    }
+    if args.debug {
+        cmd.arg("--debug");
+    }
+    cmd.stdin(Stdio::null())
+        .stdout(log_file.try_clone().ctx(|| "dup log")?)
+        .stderr(log_file);
+    // SAFETY: setsid is async-signal-safe; it detaches the daemon from our terminal and
+    // process group so that a Ctrl-C in the shell does not reach it.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        });
+    }
+    let spawned = cmd.spawn();
+    // SAFETY: we own the write end; the child has its own copy.
+    unsafe { libc::close(write_fd) };
+    // SAFETY: we own the read end.
+    let mut pipe = unsafe { File::from_raw_fd(read_fd) };
+    let mut child = spawned.ctx(|| "start the mount daemon")?;
+    let mut said = String::new();
+    let _ = pipe.read_to_string(&mut said);
+    let said = said.trim();
+    if said == "ready" {
+        return Ok(());
+    }
+    let status = child.wait().ok();
+    // The daemon said why, as "EXIT_CODE<TAB>(Code) message": pass it on as it is.
+    if let Some((code, message)) = said.split_once('\t') {
+        return Err(Error::Forwarded(remote::Reply {
+            code: code.parse().unwrap_or(1),
+            stdout: String::new(),
+            stderr: format!("{message}\n"),
+        }));
+    }
+    Err(Error::Busy(format!(
+        "the mount daemon exited ({}) before the mount was ready; see {}",
+        status.map(|s| s.to_string()).unwrap_or_default(),
+        log_path.display()
+    )))
+}
+
+fn block_stop_signals() -> libc::sigset_t {
+    // SAFETY: sigset manipulation on a local; pthread_sigmask on the calling thread. Threads
+    // spawned afterwards inherit the mask, so only the signal thread receives these signals.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::sigaddset(&mut set, libc::SIGHUP);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        set
+    }
+}
+
+/// The daemon proper.
+fn run(args: &MountArgs, handler: Arc<remote::Handler>) -> Result<()> {
+    let signals = block_stop_signals();
+    let mountpoint = absolute(&args.mountpoint)?;
+    let store = absolute(&args.store)?;
+    fsio::create_private_dir(&store)?;
+    let _daemon_lock =
+        FileLock::try_exclusive(&remote::daemon_lock_path(&store))?.ok_or_else(|| {
+            let info = std::fs::read_to_string(store.join("daemon.json")).unwrap_or_default();
+            let v: serde_json::Value = serde_json::from_str(&info).unwrap_or_default();
+            Error::Busy(format!(
+                "the store {} is already mounted at {} (daemon pid {}): unmount it first",
+                store.display(),
+                v["mountpoint"].as_str().unwrap_or("?"),
+                v["pid"]
+            ))
+        })?;
+    match std::fs::metadata(&mountpoint) {
+        Err(e) if e.raw_os_error() == Some(libc::ENOTCONN) => {
+            return Err(Error::Busy(format!(
+                "{} is a stale mount point (its daemon died): run 'ssefs unmount {}' first",
+                mountpoint.display(),
+                mountpoint.display()
+            )));
+        }
+        Err(e) => {
+            return Err(Error::io(
+                format!("mount point {}", mountpoint.display()),
+                e,
+            ));
+        }
+        Ok(m) if !m.is_dir() => {
+            return Err(Error::invalid(format!(
+                "mount point {} is not a directory",
+                mountpoint.display()
+            )));
+        }
+        Ok(_) => {}
+    }
+    if let Some(other) = mounted_store(&mountpoint)? {
+        return Err(Error::Busy(format!(
+            "{} already has an ssefs mount (of {})",
+            mountpoint.display(),
+            other.display()
+        )));
+    }
+
+    let service = Arc::new(Mutex::new(Service::open(&store)?));
+    fsio::write_json(
+        &store.join("daemon.json"),
+        &json!({ "pid": std::process::id(), "mountpoint": mountpoint, "started": crate::clock::now_rfc3339() }),
+        0o600,
+    )?;
+    remote::serve(&store, service.clone(), handler)?;
+
+    // SAFETY: getuid/getgid cannot fail.
+    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+    let fs = StoreFs::new(service.clone(), uid, gid);
+    let options = vec![
+        fuser::MountOption::FSName(format!("{SOURCE_PREFIX}{}", store.display())),
+        fuser::MountOption::Subtype(SUBTYPE.into()),
+        fuser::MountOption::NoSuid,
+        fuser::MountOption::NoDev,
+    ];
+    // allow_other only when asked: by default only the mounting user sees the plaintext.
+    let acl = if args.allow_other {
+        fuser::SessionACL::All
+    } else {
+        fuser::SessionACL::Owner
+    };
+    let mut config = fuser::Config::default();
+    config.mount_options = options;
+    config.acl = acl;
+    config.n_threads = Some(args.threads.max(1));
+    config.clone_fd = true;
+    let session = fuser::Session::new(fs, &mountpoint, &config)
+        .map_err(|e| Error::io(format!("mount {}", mountpoint.display()), e))?;
+
+    let stopper = mountpoint.clone();
+    std::thread::Builder::new()
+        .name("ssefs-signals".into())
+        .spawn(move || wait_for_stop(signals, &stopper))
+        .ctx(|| "start the signal thread")?;
+    log::info(&format!(
+        "serving {} at {}",
+        store.display(),
+        mountpoint.display()
+    ));
+    if let Some(fd) = args.ready_fd {
+        report_ready(fd, "ready");
+    }
+
+    let served = session.run();
+    // Unmounted: flush what is still open, tidy up, and leave (the locks go with us).
+    for volume in service.lock().open_volumes() {
+        if let Err(e) = volume.sync() {
+            log::warn(&format!("flush on unmount: {e}"));
+        }
+    }
+    let _ = std::fs::remove_file(remote::socket_path(&store));
+    let _ = std::fs::remove_file(store.join("daemon.json"));
+    log::info(&format!("unmounted {}", mountpoint.display()));
+    served.map_err(|e| Error::io("serve the mount", e))
+}
+
+/// Waits for SIGINT/SIGTERM/SIGHUP and unmounts, which ends the session loop.
+fn wait_for_stop(signals: libc::sigset_t, mountpoint: &Path) {
+    loop {
+        let mut sig: libc::c_int = 0;
+        // SAFETY: sigwait on a set blocked in every thread.
+        if unsafe { libc::sigwait(&signals, &mut sig) } != 0 {
+            continue;
+        }
+        log::info(&format!(
+            "signal {sig}: unmounting {}",
+            mountpoint.display()
+        ));
+        match umount(mountpoint, 0) {
+            Ok(()) => return,
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
+                // Files are still open (a loop device?): detach now, serve them until closed.
+                log::warn(&format!(
+                    "{} is busy: detaching it lazily",
+                    mountpoint.display()
+                ));
+                if umount(mountpoint, libc::MNT_DETACH).is_ok() {
+                    return;
+                }
+            }
+            Err(e) => log::warn(&format!("unmount {}: {e}", mountpoint.display())),
+        }
+    }
+}
+
+fn umount(mountpoint: &Path, flags: libc::c_int) -> std::io::Result<()> {
+    let c = CString::new(mountpoint.as_os_str().as_bytes())
+        .map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: a NUL-terminated path.
+    if unsafe { libc::umount2(c.as_ptr(), flags) } == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// `ssefs unmount`: unmounts (also a stale mount left by a killed daemon) and waits until the
+/// daemon has flushed and exited, so that the store can be mounted again at once.
+pub fn unmount(mountpoint: &Path) -> Result<()> {
+    let mountpoint = absolute(mountpoint)?;
+    let store = mounted_store(&mountpoint)?.ok_or_else(|| {
+        Error::invalid(format!(
+            "{} is not an ssefs mount point",
+            mountpoint.display()
+        ))
+    })?;
+    match umount(&mountpoint, 0) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
+            return Err(Error::Busy(format!(
+                "{} is busy: close the files, loop devices and mounts that use it first",
+                mountpoint.display()
+            )));
+        }
+        Err(e) if e.raw_os_error() == Some(libc::EPERM) => {
+            // Not root: fuse3's setuid helper may unmount for us.
+            let status = Command::new("fusermount3")
+                .arg("-u")
+                .arg(&mountpoint)
+                .status()
+                .ctx(|| "run fusermount3 -u (install the fuse3 package)")?;
+            if !status.success() {
+                return Err(Error::io(format!("unmount {}", mountpoint.display()), e));
+            }
+        }
+        Err(e) => return Err(Error::io(format!("unmount {}", mountpoint.display()), e)),
+    }
+    let started = Instant::now();
+    while remote::daemon_running(&store)? {
+        if started.elapsed() > EXIT_PATIENCE {
+            return Err(Error::Busy(format!(
+                "{} is unmounted but the daemon of {} has not exited after {}s",
+                mountpoint.display(),
+                store.display(),
+                EXIT_PATIENCE.as_secs()
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mount_fields_unescape_and_paths_normalise() {
+        assert_eq!(unescape_mount_field("/a\\040b"), "/a b");
+        assert_eq!(unescape_mount_field("/plain"), "/plain");
+        assert_eq!(
+            absolute(Path::new("/a/./b/../c")).unwrap(),
+            PathBuf::from("/a/c")
+        );
+    }
+}

@@ -1,0 +1,528 @@
+//! The FUSE front end, and the only module that names fuser. Each handler is an adapter: find
+//! the object, call the service or the volume, reply with data or with the error's errno. No
+//! handler can panic: every failure is an errno and one log line naming the disk.
+//!
+//! ```text
+//! MOUNT/disks/NAME        read-write plaintext of each disk (size fixed, O_TRUNC ignored)
+//! MOUNT/snapshots/NAME    read-only plaintext of each snapshot
+//! MOUNT/.control/         the management plane (reserved)
+//! ```
+//!
+//! Locks: `service` (the store's metadata, held for lookups, opens and closes, never for
+//! reads or writes), then `inodes` and `handles` (leaf locks, never held while calling out).
+
+use std::collections::HashMap;
+use std::ffi::OsStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+use fuser::{
+    Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation, INodeNo, InitFlags,
+    KernelConfig, LockOwner, OpenAccMode, OpenFlags, ReplyAttr, ReplyData, ReplyDirectory,
+    ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs, ReplyWrite, Request, TimeOrNow, WriteFlags,
+};
+use parking_lot::{Mutex, RwLock};
+
+use crate::error::{Error, Result};
+use crate::ids::{self, Kind};
+use crate::log;
+use crate::service::Service;
+use crate::volume::Volume;
+
+const ROOT: u64 = 1;
+const DISKS: u64 = 2;
+const SNAPSHOTS: u64 = 3;
+const CONTROL: u64 = 4;
+const FIRST_DYNAMIC: u64 = 16;
+const TTL: Duration = Duration::from_secs(1);
+/// Largest request we ask the kernel for: 1 MiB.
+const MAX_WRITE: u32 = 1 << 20;
+
+/// Stable inode numbers for disks and snapshots, for the life of the mount.
+struct Inodes {
+    by_name: HashMap<(Kind, String), u64>,
+    by_ino: HashMap<u64, (Kind, String)>,
+    next: u64,
+}
+
+impl Inodes {
+    fn assign(&mut self, kind: Kind, name: &str) -> u64 {
+        let key = (kind, name.to_ascii_lowercase());
+        if let Some(ino) = self.by_name.get(&key) {
+            return *ino;
+        }
+        let ino = self.next;
+        self.next += 1;
+        self.by_name.insert(key, ino);
+        self.by_ino.insert(ino, (kind, name.to_string()));
+        ino
+    }
+}
+
+/// An open file: the shared volume and what it is.
+struct Handle {
+    kind: Kind,
+    name: String,
+    volume: Arc<Volume>,
+}
+
+/// The mounted store.
+pub struct StoreFs {
+    service: Arc<Mutex<Service>>,
+    inodes: Mutex<Inodes>,
+    handles: RwLock<HashMap<u64, Handle>>,
+    next_fh: AtomicU64,
+    uid: u32,
+    gid: u32,
+    started: SystemTime,
+}
+
+fn errno(e: &Error) -> Errno {
+    Errno::from_i32(e.errno())
+}
+
+impl StoreFs {
+    /// A file system over the service; `uid`/`gid` own every file.
+    pub fn new(service: Arc<Mutex<Service>>, uid: u32, gid: u32) -> Self {
+        StoreFs {
+            service,
+            inodes: Mutex::new(Inodes {
+                by_name: HashMap::new(),
+                by_ino: HashMap::new(),
+                next: FIRST_DYNAMIC,
+            }),
+            handles: RwLock::new(HashMap::new()),
+            next_fh: AtomicU64::new(1),
+            uid,
+            gid,
+            started: SystemTime::now(),
+        }
+    }
+
+    fn attr(&self, ino: u64, kind: FileType, size: u64, perm: u16) -> FileAttr {
+        FileAttr {
+            ino: INodeNo(ino),
+            size,
+            blocks: size.div_ceil(512),
+            atime: self.started,
+            mtime: self.started,
+            ctime: self.started,
+            crtime: self.started,
+            kind,
+            perm,
+            nlink: if kind == FileType::Directory { 2 } else { 1 },
+            uid: self.uid,
+            gid: self.gid,
+            rdev: 0,
+            blksize: 4096,
+            flags: 0,
+        }
+    }
+
+    fn dir_attr(&self, ino: u64) -> FileAttr {
+        self.attr(ino, FileType::Directory, 0, 0o700)
+    }
+
+    fn kind_of_dir(ino: u64) -> Option<Kind> {
+        match ino {
+            DISKS => Some(Kind::Disk),
+            SNAPSHOTS => Some(Kind::Snapshot),
+            _ => None,
+        }
+    }
+
+    /// The attributes of a disk or snapshot file, read from its record.
+    fn volume_attr(&self, kind: Kind, name: &str) -> Result<FileAttr> {
+        let rec = self.service.lock().load_volume(kind, name)?;
+        let ino = self.inodes.lock().assign(kind, &rec.name);
+        let perm = if kind == Kind::Snapshot { 0o400 } else { 0o600 };
+        Ok(self.attr(ino, FileType::RegularFile, rec.size_bytes, perm))
+    }
+
+    fn file_of(&self, ino: u64) -> Option<(Kind, String)> {
+        self.inodes.lock().by_ino.get(&ino).cloned()
+    }
+
+    fn volume_of(&self, fh: FileHandle) -> Result<(Arc<Volume>, String)> {
+        self.handles
+            .read()
+            .get(&fh.0)
+            .map(|h| (h.volume.clone(), h.name.clone()))
+            .ok_or_else(|| {
+                Error::io(
+                    "unknown file handle",
+                    std::io::Error::from_raw_os_error(libc::EBADF),
+                )
+            })
+    }
+
+    fn getattr_ino(&self, ino: u64) -> Result<FileAttr> {
+        match ino {
+            ROOT | DISKS | SNAPSHOTS | CONTROL => Ok(self.dir_attr(ino)),
+            _ => {
+                let (kind, name) = self
+                    .file_of(ino)
+                    .ok_or_else(|| Error::not_found("inode", ino.to_string()))?;
+                self.volume_attr(kind, &name)
+            }
+        }
+    }
+
+    fn lookup_name(&self, parent: u64, name: &OsStr) -> Result<FileAttr> {
+        let name = name
+            .to_str()
+            .ok_or_else(|| Error::not_found("entry", name.to_string_lossy()))?;
+        match (parent, name) {
+            (ROOT, "disks") => Ok(self.dir_attr(DISKS)),
+            (ROOT, "snapshots") => Ok(self.dir_attr(SNAPSHOTS)),
+            (ROOT, ".control") => Ok(self.dir_attr(CONTROL)),
+            (DISKS | SNAPSHOTS, _) => {
+                let kind = Self::kind_of_dir(parent).unwrap_or(Kind::Disk);
+                // An invalid name cannot exist: answer ENOENT rather than EINVAL.
+                ids::validate_name(kind, name).map_err(|_| Error::not_found(kind.label(), name))?;
+                self.volume_attr(kind, name)
+            }
+            _ => Err(Error::not_found("entry", name)),
+        }
+    }
+
+    fn entries(&self, ino: u64) -> Result<Vec<(u64, FileType, String)>> {
+        let mut out = vec![
+            (ino, FileType::Directory, ".".to_string()),
+            (ROOT, FileType::Directory, "..".to_string()),
+        ];
+        match ino {
+            ROOT => {
+                out.push((DISKS, FileType::Directory, "disks".into()));
+                out.push((SNAPSHOTS, FileType::Directory, "snapshots".into()));
+                out.push((CONTROL, FileType::Directory, ".control".into()));
+            }
+            DISKS | SNAPSHOTS => {
+                let kind = Self::kind_of_dir(ino).unwrap_or(Kind::Disk);
+                let names = self.service.lock().volume_names(kind)?;
+                let mut inodes = self.inodes.lock();
+                for name in names {
+                    out.push((inodes.assign(kind, &name), FileType::RegularFile, name));
+                }
+            }
+            CONTROL => {}
+            _ => {
+                return Err(Error::io(
+                    "readdir",
+                    std::io::Error::from_raw_os_error(libc::ENOTDIR),
+                ));
+            }
+        }
+        Ok(out)
+    }
+
+    fn open_ino(&self, ino: u64, flags: OpenFlags) -> Result<u64> {
+        let (kind, name) = match self.file_of(ino) {
+            Some(f) => f,
+            None if ino < FIRST_DYNAMIC => {
+                return Err(Error::io(
+                    "open",
+                    std::io::Error::from_raw_os_error(libc::EISDIR),
+                ));
+            }
+            None => return Err(Error::not_found("inode", ino.to_string())),
+        };
+        let write = flags.acc_mode() != OpenAccMode::O_RDONLY;
+        let volume = self.service.lock().open_volume(kind, &name, write)?;
+        let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
+        self.handles
+            .write()
+            .insert(fh, Handle { kind, name, volume });
+        Ok(fh)
+    }
+
+    fn report(&self, what: &str, name: &str, e: &Error) -> Errno {
+        log::warn(&format!("{name}: {what}: {e}"));
+        errno(e)
+    }
+}
+
+impl Filesystem for StoreFs {
+    fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> std::io::Result<()> {
+        // O_TRUNC arrives as an open flag (which we ignore: a disk's size is fixed) instead of a
+        // truncate to zero, so `dd of=` and `qemu-img convert -n` just work.
+        if let Err(e) = config.add_capabilities(InitFlags::FUSE_ATOMIC_O_TRUNC) {
+            log::warn(&format!(
+                "kernel lacks capabilities {e:?}; O_TRUNC will be refused"
+            ));
+        }
+        let _ = config.set_max_write(MAX_WRITE);
+        Ok(())
+    }
+
+    fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
+        match self.lookup_name(parent.0, name) {
+            Ok(attr) => reply.entry(&TTL, &attr, Generation(0)),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
+        match self.getattr_ino(ino.0) {
+            Ok(attr) => reply.attr(&TTL, &attr),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    fn setattr(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        _mode: Option<u32>,
+        _uid: Option<u32>,
+        _gid: Option<u32>,
+        size: Option<u64>,
+        _atime: Option<TimeOrNow>,
+        _mtime: Option<TimeOrNow>,
+        _ctime: Option<SystemTime>,
+        _fh: Option<FileHandle>,
+        _crtime: Option<SystemTime>,
+        _chgtime: Option<SystemTime>,
+        _bkuptime: Option<SystemTime>,
+        _flags: Option<fuser::BsdFileFlags>,
+        reply: ReplyAttr,
+    ) {
+        match self.getattr_ino(ino.0) {
+            // A disk's size changes only with `disk update --size-gb`; other attributes are
+            // fixed and silently kept (touch, chmod by tools that copy metadata).
+            Ok(attr) if size.is_some_and(|s| s != attr.size) => {
+                let name = self.file_of(ino.0).map(|f| f.1).unwrap_or_default();
+                log::warn(&format!(
+                    "{name}: truncate refused: resize with 'disk update --size-gb'"
+                ));
+                reply.error(Errno::EPERM)
+            }
+            Ok(attr) => reply.attr(&TTL, &attr),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
+        match self.open_ino(ino.0, flags) {
+            // Direct I/O: no plaintext in the kernel's page cache, and no double copy.
+            Ok(fh) => reply.opened(FileHandle(fh), FopenFlags::FOPEN_DIRECT_IO),
+            Err(e) => {
+                let name = self.file_of(ino.0).map(|f| f.1).unwrap_or_default();
+                reply.error(self.report("open", &name, &e))
+            }
+        }
+    }
+
+    fn read(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        size: u32,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        reply: ReplyData,
+    ) {
+        let (volume, name) = match self.volume_of(fh) {
+            Ok(v) => v,
+            Err(e) => return reply.error(errno(&e)),
+        };
+        let mut buf = vec![0u8; size as usize];
+        match volume.read_at(&mut buf, offset) {
+            Ok(n) => reply.data(&buf[..n]),
+            Err(e) => reply.error(self.report(&format!("read at {offset}"), &name, &e)),
+        }
+    }
+
+    fn write(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        data: &[u8],
+        _write_flags: WriteFlags,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        reply: ReplyWrite,
+    ) {
+        let (volume, name) = match self.volume_of(fh) {
+            Ok(v) => v,
+            Err(e) => return reply.error(errno(&e)),
+        };
+        match volume.write_at(data, offset) {
+            Ok(n) => reply.written(n as u32),
+            Err(e) => reply.error(self.report(&format!("write at {offset}"), &name, &e)),
+        }
+    }
+
+    fn flush(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _lo: LockOwner,
+        reply: ReplyEmpty,
+    ) {
+        reply.ok();
+    }
+
+    fn fsync(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        _datasync: bool,
+        reply: ReplyEmpty,
+    ) {
+        let (volume, name) = match self.volume_of(fh) {
+            Ok(v) => v,
+            Err(e) => return reply.error(errno(&e)),
+        };
+        match volume.sync() {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(self.report("fsync", &name, &e)),
+        }
+    }
+
+    fn release(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        _flush: bool,
+        reply: ReplyEmpty,
+    ) {
+        let handle = self.handles.write().remove(&fh.0);
+        if let Some(h) = handle {
+            if let Err(e) = h.volume.sync() {
+                log::warn(&format!("{}: sync on close: {e}", h.name));
+            }
+            let (kind, name) = (h.kind, h.name.clone());
+            drop(h);
+            self.service.lock().close_volume(kind, &name);
+        }
+        reply.ok();
+    }
+
+    fn readdir(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        _fh: FileHandle,
+        offset: u64,
+        mut reply: ReplyDirectory,
+    ) {
+        match self.entries(ino.0) {
+            Ok(entries) => {
+                for (i, (ino, kind, name)) in entries.iter().enumerate().skip(offset as usize) {
+                    if reply.add(INodeNo(*ino), (i + 1) as u64, *kind, name) {
+                        break;
+                    }
+                }
+                reply.ok()
+            }
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    fn statfs(&self, _req: &Request, _ino: INodeNo, reply: ReplyStatfs) {
+        let root = self.service.lock().store().root().to_path_buf();
+        match statvfs(&root) {
+            Ok(s) => reply.statfs(
+                s.f_blocks,
+                s.f_bfree,
+                s.f_bavail,
+                s.f_files,
+                s.f_ffree,
+                s.f_bsize as u32,
+                255,
+                s.f_frsize as u32,
+            ),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    fn fallocate(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        length: u64,
+        mode: i32,
+        reply: ReplyEmpty,
+    ) {
+        let (volume, name) = match self.volume_of(fh) {
+            Ok(v) => v,
+            Err(e) => return reply.error(errno(&e)),
+        };
+        let punch = libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE;
+        let zero = libc::FALLOC_FL_ZERO_RANGE;
+        let result = if mode == punch || mode & !libc::FALLOC_FL_KEEP_SIZE == zero {
+            // Discard and write-zeroes: both leave the range reading as zeros, and whole
+            // sectors become holes again.
+            volume.discard(offset, length)
+        } else if mode == 0 || mode == libc::FALLOC_FL_KEEP_SIZE {
+            // Preallocation: the disk's size is fixed, so only a range within it makes sense.
+            if offset.saturating_add(length) <= volume.size() {
+                Ok(())
+            } else {
+                Err(Error::io(
+                    "fallocate past the end",
+                    std::io::Error::from_raw_os_error(libc::ENOSPC),
+                ))
+            }
+        } else {
+            Err(Error::io(
+                format!("fallocate mode {mode:#x}"),
+                std::io::Error::from_raw_os_error(libc::EOPNOTSUPP),
+            ))
+        };
+        match result {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(self.report(&format!("fallocate {offset}+{length}"), &name, &e)),
+        }
+    }
+
+    fn unlink(&self, _req: &Request, _parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        log::warn(&format!(
+            "{}: unlink refused: delete disks with 'disk delete'",
+            name.to_string_lossy()
+        ));
+        reply.error(Errno::EPERM);
+    }
+
+    fn create(
+        &self,
+        _req: &Request,
+        _parent: INodeNo,
+        name: &OsStr,
+        _mode: u32,
+        _umask: u32,
+        _flags: i32,
+        reply: fuser::ReplyCreate,
+    ) {
+        log::warn(&format!(
+            "{}: create refused: create disks with 'disk create'",
+            name.to_string_lossy()
+        ));
+        reply.error(Errno::EPERM);
+    }
+}
+
+fn statvfs(path: &std::path::Path) -> Result<libc::statvfs> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| Error::invalid("store path contains NUL"))?;
+    // SAFETY: statvfs writes into a zeroed struct we own; the path is NUL-terminated.
+    let mut s: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statvfs(c.as_ptr(), &mut s) } != 0 {
+        return Err(Error::io("statvfs", std::io::Error::last_os_error()));
+    }
+    Ok(s)
+}
