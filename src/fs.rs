@@ -35,7 +35,11 @@ const DISKS: u64 = 2;
 const SNAPSHOTS: u64 = 3;
 const CONTROL: u64 = 4;
 const FIRST_DYNAMIC: u64 = 16;
-const TTL: Duration = Duration::from_secs(1);
+/// The fixed directories never change.
+const DIR_TTL: Duration = Duration::from_secs(60);
+/// Disks and snapshots come, go and grow through the CLI while mounted: the kernel must ask
+/// every time (a lookup reads one small record), so changes show at once.
+const FILE_TTL: Duration = Duration::ZERO;
 /// Largest request we ask the kernel for: 1 MiB.
 const MAX_WRITE: u32 = 1 << 20;
 
@@ -76,6 +80,14 @@ pub struct StoreFs {
     uid: u32,
     gid: u32,
     started: SystemTime,
+}
+
+fn ttl(attr: &FileAttr) -> Duration {
+    if attr.kind == FileType::Directory {
+        DIR_TTL
+    } else {
+        FILE_TTL
+    }
 }
 
 fn errno(e: &Error) -> Errno {
@@ -258,14 +270,14 @@ impl Filesystem for StoreFs {
 
     fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
         match self.lookup_name(parent.0, name) {
-            Ok(attr) => reply.entry(&TTL, &attr, Generation(0)),
+            Ok(attr) => reply.entry(&ttl(&attr), &attr, Generation(0)),
             Err(e) => reply.error(errno(&e)),
         }
     }
 
     fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
         match self.getattr_ino(ino.0) {
-            Ok(attr) => reply.attr(&TTL, &attr),
+            Ok(attr) => reply.attr(&ttl(&attr), &attr),
             Err(e) => reply.error(errno(&e)),
         }
     }
@@ -298,7 +310,7 @@ impl Filesystem for StoreFs {
                 ));
                 reply.error(Errno::EPERM)
             }
-            Ok(attr) => reply.attr(&TTL, &attr),
+            Ok(attr) => reply.attr(&ttl(&attr), &attr),
             Err(e) => reply.error(errno(&e)),
         }
     }
