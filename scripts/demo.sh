@@ -9,7 +9,17 @@ ssefs="$PWD/target/release/ssefs"
 az() { "$ssefs" "$@"; }
 work=$(mktemp -d /tmp/ssefs-demo.XXXXXX)
 export SSEFS_STORE="$work/store"
-cleanup() { rm -rf "$work"; }
+mnt="$work/mnt"
+fsdir="$work/ext4"
+mkdir -p "$mnt" "$fsdir"
+loop=""
+cleanup() {
+  set +e
+  mountpoint -q "$fsdir" && umount "$fsdir"
+  [ -n "$loop" ] && losetup -d "$loop" 2>/dev/null
+  grep -q " $mnt " /proc/mounts && "$ssefs" unmount "$mnt"
+  rm -rf "$work"
+}
 trap cleanup EXIT
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
@@ -32,8 +42,40 @@ az disk create -n demodisk -g demo -l westus2 --encryption-type EncryptionAtRest
 az disk create -n plaindisk -g demo -l westus2 --size-gb 1 -o none
 az disk list -g demo -o table --query "[].{Name:name, GiB:diskSizeGB, Encryption:encryption.type}"
 
+step "Mount the store: every disk is a plaintext file; ext4 on it through a loop device"
+az mount "$mnt"
+ls -l "$mnt/disks"
+loop=$(losetup --find --show "$mnt/disks/demodisk")
+mkfs.ext4 -q "$loop"
+mount "$loop" "$fsdir"
+secret="ssefs demo secret $(date +%s%N)"
+mkdir -p "$fsdir/docs"
+for i in 1 2 3; do echo "$secret, file $i" >"$fsdir/docs/note-$i.txt"; done
+head -c $((32 << 20)) /dev/urandom >"$fsdir/docs/blob"
+sha256sum "$fsdir/docs/"* >"$work/manifest"
+umount "$fsdir"
+losetup -d "$loop"
+az disk show -g demo -n demodisk --query "{state:diskState}" -o tsv
+az unmount "$mnt"
+
+step "Mount again: the files read back intact"
+az mount "$mnt"
+loop=$(losetup --find --show "$mnt/disks/demodisk")
+mount "$loop" "$fsdir"
+sha256sum -c --quiet "$work/manifest" && echo "all files intact"
+cat "$fsdir/docs/note-1.txt"
+umount "$fsdir"
+losetup -d "$loop"
+loop=""
+
+step "The store holds no plaintext"
+if grep -rl --binary-files=text "$secret" "$SSEFS_STORE"; then echo "PLAINTEXT FOUND"; exit 1; fi
+echo "'$secret' is in no file of $SSEFS_STORE"
+ls -l "$SSEFS_STORE/disks/demodisk"
+
 step "A snapshot shares its disk's key; asking for another key is refused"
 az snapshot create -g demo -n demosnap --source demodisk --query "encryption.type" -o tsv
+cmp <(head -c $((64 << 20)) "$mnt/snapshots/demosnap") <(head -c $((64 << 20)) "$mnt/disks/demodisk") && echo "the snapshot reads the same as the disk"
 az snapshot create -g demo -n badsnap --source demodisk --encryption-type EncryptionAtRestWithPlatformKey || true
 
 step "Rotation: a new key version, every DEK re-wrapped, the ciphertext untouched"
@@ -51,7 +93,9 @@ az keyvault key set-attributes --vault-name demovault -n demokey --enabled true 
 az snapshot create -g demo -n snap2 --source demodisk --query name -o tsv
 
 step "The audit log: every wrap and unwrap, by the set's identity, for which disk"
-az keyvault audit -n demovault -o table --query "[?operation=='UnwrapKey'].{time:time, caller:callerObjectId, version:version, resource:resource}" | cut -c1-160
+echo "identity of the set: $principal"
+az keyvault audit -n demovault -o table --query "[?operation=='UnwrapKey'].{at:time, by:callerObjectId, for:resource}" | sed 's|/subscriptions/[^ ]*/providers/||' 
 
 step "Customer-key disk"
 az disk show -g demo -n demodisk --query [encryption.type] -o tsv
+az unmount "$mnt"

@@ -318,7 +318,12 @@ impl Filesystem for StoreFs {
     fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
         match self.open_ino(ino.0, flags) {
             // Direct I/O: no plaintext in the kernel's page cache, and no double copy.
-            Ok(fh) => reply.opened(FileHandle(fh), FopenFlags::FOPEN_DIRECT_IO),
+            // Parallel direct writes: the kernel does not serialise writes to one file, so
+            // several requests are encrypted at once (the volume orders partial sectors).
+            Ok(fh) => reply.opened(
+                FileHandle(fh),
+                FopenFlags::FOPEN_DIRECT_IO | FopenFlags::FOPEN_PARALLEL_DIRECT_WRITES,
+            ),
             Err(e) => {
                 let name = self.file_of(ino.0).map(|f| f.1).unwrap_or_default();
                 reply.error(self.report("open", &name, &e))
