@@ -776,13 +776,15 @@ impl Vaults {
     // ----- the narrow interface the disk service uses ------------------------------------------
 
     /// Resolves a key URL to a usable key version, checking vault, key, version state and the
-    /// caller's permission `perm`. A versionless URL means the latest version.
-    fn usable(
+    /// permission `perm` of `object_id`; records nothing. A versionless URL means the latest
+    /// version. The error says which key and why: [`Error::KeyDeleted`] for a missing or
+    /// soft-deleted vault, key or version, [`Error::AccessDenied`] for a missing permission,
+    /// [`Error::KeyDisabled`] for a disabled version.
+    fn state(
         &self,
         url: &KeyUrl,
-        caller: &Caller,
+        object_id: &str,
         perm: &str,
-        op: &str,
     ) -> Result<(VaultRecord, KeyRecord, KeyVersionRecord)> {
         let shown = match &url.version {
             Some(v) => url.with_version(v),
@@ -793,48 +795,30 @@ impl Vaults {
                 url.key
             ),
         };
+        let deleted = |why: String| Error::KeyDeleted {
+            key: shown.clone(),
+            why,
+        };
         let vrec = match self.vault(&url.vault) {
             Ok(v) => v,
             Err(Error::NotFound { .. }) => {
-                return Err(Error::KeyDeleted {
-                    key: shown,
-                    why: format!(
-                        "key vault '{}' does not exist or is soft-deleted",
-                        url.vault
-                    ),
-                });
+                return Err(deleted(format!(
+                    "key vault '{}' does not exist or is soft-deleted",
+                    url.vault
+                )));
             }
             Err(e) => return Err(e),
         };
-        self.require(&vrec, caller, perm, op, Some(&url.key))?;
+        if !Self::has_permission(&vrec, object_id, perm) {
+            return Err(Error::AccessDenied(format!(
+                "the caller {object_id} does not have key permission '{perm}' on key vault '{}'",
+                vrec.name
+            )));
+        }
         let krec = match self.key(&url.vault, &url.key) {
             Ok(k) => k,
-            Err(Error::NotFound { .. }) => {
-                let why = "the key does not exist".to_string();
-                self.audit(
-                    &vrec.name,
-                    op,
-                    caller,
-                    Some(&url.key),
-                    url.version.as_deref(),
-                    &format!("Failed: {why}"),
-                );
-                return Err(Error::KeyDeleted { key: shown, why });
-            }
-            Err(e @ Error::KeyDeleted { .. }) => {
-                self.audit(
-                    &vrec.name,
-                    op,
-                    caller,
-                    Some(&url.key),
-                    url.version.as_deref(),
-                    "Failed: the key is soft-deleted",
-                );
-                return Err(Error::KeyDeleted {
-                    key: shown,
-                    why: e.to_string(),
-                });
-            }
+            Err(Error::NotFound { .. }) => return Err(deleted("the key does not exist".into())),
+            Err(Error::KeyDeleted { why, .. }) => return Err(deleted(why)),
             Err(e) => return Err(e),
         };
         let version = match &url.version {
@@ -842,23 +826,48 @@ impl Vaults {
             None => krec.versions.last(),
         }
         .cloned()
-        .ok_or_else(|| Error::KeyDeleted {
-            key: shown.clone(),
-            why: "no such key version".into(),
-        })?;
+        .ok_or_else(|| deleted("no such key version".into()))?;
         if !version.enabled {
-            let why = "the key version is disabled; enable it with 'keyvault key set-attributes --enabled true'".to_string();
-            self.audit(
-                &vrec.name,
-                op,
-                caller,
-                Some(&krec.name),
-                Some(&version.id),
-                "Failed: the key version is disabled",
-            );
-            return Err(Error::KeyDisabled { key: shown, why });
+            return Err(Error::KeyDisabled {
+                key: shown,
+                why: "the key version is disabled; enable it with 'keyvault key set-attributes --enabled true'".into(),
+            });
         }
         Ok((vrec, krec, version))
+    }
+
+    /// [`Vaults::state`], with a refusal recorded in the audit log.
+    fn usable(
+        &self,
+        url: &KeyUrl,
+        caller: &Caller,
+        perm: &str,
+        op: &str,
+    ) -> Result<(VaultRecord, KeyRecord, KeyVersionRecord)> {
+        let result = self.state(url, caller.object_id, perm);
+        if let Err(e) = &result {
+            let outcome = match e {
+                Error::AccessDenied(_) => format!("Forbidden: {e}"),
+                _ => format!("Failed: {e}"),
+            };
+            if self.vault(&url.vault).is_ok() {
+                self.audit(
+                    &url.vault,
+                    op,
+                    caller,
+                    Some(&url.key),
+                    url.version.as_deref(),
+                    &outcome,
+                );
+            }
+        }
+        result
+    }
+
+    /// Whether `object_id` could unwrap with `url` now (enabled version, vault and key present,
+    /// permission held), without recording anything: the mount asks after every change.
+    pub fn check_unwrap(&self, url: &KeyUrl, object_id: &str) -> Result<()> {
+        self.state(url, object_id, "unwrapKey").map(|_| ())
     }
 
     /// "get": the facts of a usable key version.

@@ -1,5 +1,6 @@
 //! Plaintext access to one disk or snapshot: `read_at` / `write_at` at any offset and length
-//! over the sector-encrypted backing file, with read-modify-write of partial sectors.
+//! over the sector-encrypted backing file, with read-modify-write of partial sectors, and a key
+//! that can be revoked (every request fails, the DEK is wiped) and restored while open.
 //!
 //! Offsets here are plaintext byte offsets; since the data file has no header, sector `i`'s
 //! ciphertext lives at the same byte offset `i * SECTOR_SIZE` (see [`crate::format`]). A sector
@@ -59,11 +60,20 @@ where
     })
 }
 
+/// The key of an open volume, or why it is gone.
+enum KeyState {
+    Present { cipher: SectorCipher, dek: DataKey },
+    Revoked { errno: i32, why: String },
+}
+
 /// An open disk or snapshot.
 pub struct Volume {
     file: File,
     size: u64,
-    cipher: SectorCipher,
+    /// The DEK and its cipher, or the reason they were revoked. Every request holds it shared
+    /// for its whole duration; revocation takes it exclusively, so it waits for the requests in
+    /// flight and no later request can encrypt or decrypt anything.
+    key: RwLock<KeyState>,
     read_only: bool,
     /// Guards read-modify-write: a write that covers only part of a sector takes it
     /// exclusively, so no other write can land between its read and its write; writes of whole
@@ -73,11 +83,11 @@ pub struct Volume {
 }
 
 impl Volume {
-    /// Opens the data file at `path` for a volume of `size` bytes.
+    /// Opens the data file at `path` for a volume of `size` bytes; the volume keeps `dek`.
     pub fn open(
         path: &Path,
         size: u64,
-        dek: &DataKey,
+        dek: DataKey,
         read_only: bool,
         name: &str,
     ) -> Result<Volume> {
@@ -89,7 +99,10 @@ impl Volume {
         Ok(Volume {
             file,
             size,
-            cipher: SectorCipher::new(dek)?,
+            key: RwLock::new(KeyState::Present {
+                cipher: SectorCipher::new(&dek)?,
+                dek,
+            }),
             read_only,
             rmw: RwLock::new(()),
             name: name.to_string(),
@@ -101,6 +114,46 @@ impl Volume {
         self.size
     }
 
+    /// Blocks all I/O with the errno of `reason` (EKEYREVOKED, ENOKEY or EACCES) and wipes the
+    /// DEK; waits for the requests in flight.
+    pub fn revoke(&self, reason: &Error) {
+        *self.key.write() = KeyState::Revoked {
+            errno: reason.errno(),
+            why: reason.to_string(),
+        };
+    }
+
+    /// Gives a revoked volume its key back (after a fresh unwrap).
+    pub fn restore(&self, dek: DataKey) -> Result<()> {
+        let cipher = SectorCipher::new(&dek)?;
+        *self.key.write() = KeyState::Present { cipher, dek };
+        Ok(())
+    }
+
+    /// Whether I/O is blocked.
+    pub fn is_revoked(&self) -> bool {
+        matches!(*self.key.read(), KeyState::Revoked { .. })
+    }
+
+    /// Runs `f` with the DEK unless revoked (rotation re-wraps an open disk's key from memory).
+    pub fn with_dek<R>(&self, f: impl FnOnce(&DataKey) -> R) -> Option<R> {
+        match &*self.key.read() {
+            KeyState::Present { dek, .. } => Some(f(dek)),
+            KeyState::Revoked { .. } => None,
+        }
+    }
+
+    /// Runs `f` with the cipher, or fails with the revocation's errno.
+    fn with_cipher<R>(&self, f: impl FnOnce(&SectorCipher) -> Result<R>) -> Result<R> {
+        match &*self.key.read() {
+            KeyState::Present { cipher, .. } => f(cipher),
+            KeyState::Revoked { errno, why } => Err(Error::io(
+                format!("{}: I/O blocked: {why}", self.name),
+                io::Error::from_raw_os_error(*errno),
+            )),
+        }
+    }
+
     fn os_error(&self, op: &str, errno: i32) -> Error {
         Error::io(
             format!("{op} {}", self.name),
@@ -110,7 +163,7 @@ impl Volume {
 
     /// Reads whole sectors `[first, first + buf.len()/SECTOR)` and decrypts them; holes and
     /// bytes past the end of the file read as zeros.
-    fn read_sectors(&self, first: u64, buf: &mut [u8]) -> Result<()> {
+    fn read_sectors(&self, cipher: &SectorCipher, first: u64, buf: &mut [u8]) -> Result<()> {
         let mut done = 0;
         while done < buf.len() {
             let n = self
@@ -128,7 +181,7 @@ impl Volume {
                 if sector.iter().all(|&b| b == 0) {
                     continue; // a hole: never written, or discarded
                 }
-                self.cipher.decrypt_sectors(at + i as u64, sector)?;
+                cipher.decrypt_sectors(at + i as u64, sector)?;
             }
             Ok(())
         })
@@ -143,7 +196,7 @@ impl Volume {
         let first = offset / SECTOR;
         let end = (offset + len as u64).div_ceil(SECTOR);
         let mut plain = vec![0u8; ((end - first) * SECTOR) as usize];
-        self.read_sectors(first, &mut plain)?;
+        self.with_cipher(|cipher| self.read_sectors(cipher, first, &mut plain))?;
         let skip = (offset - first * SECTOR) as usize;
         buf[..len].copy_from_slice(&plain[skip..skip + len]);
         Ok(len)
@@ -172,23 +225,25 @@ impl Volume {
         let _guard_exclusive;
         if partial_head || partial_tail {
             _guard_exclusive = self.rmw.write();
-            if partial_head {
-                self.read_sectors(first, &mut buf[..SECTOR_SIZE])?;
-            }
-            if partial_tail && (end - 1 != first || !partial_head) {
-                let at = buf.len() - SECTOR_SIZE;
-                self.read_sectors(end - 1, &mut buf[at..])?;
-            }
         } else {
             _guard_shared = self.rmw.read();
         }
-        buf[skip..skip + len].copy_from_slice(&data[..len]);
-        par_sectors(first, &mut buf, |at, chunk| {
-            self.cipher.encrypt_sectors(at, chunk)
+        self.with_cipher(|cipher| {
+            if partial_head {
+                self.read_sectors(cipher, first, &mut buf[..SECTOR_SIZE])?;
+            }
+            if partial_tail && (end - 1 != first || !partial_head) {
+                let at = buf.len() - SECTOR_SIZE;
+                self.read_sectors(cipher, end - 1, &mut buf[at..])?;
+            }
+            buf[skip..skip + len].copy_from_slice(&data[..len]);
+            par_sectors(first, &mut buf, |at, chunk| {
+                cipher.encrypt_sectors(at, chunk)
+            })?;
+            self.file
+                .write_all_at(&buf, first * SECTOR)
+                .ctx(|| format!("write {}", self.name))
         })?;
-        self.file
-            .write_all_at(&buf, first * SECTOR)
-            .ctx(|| format!("write {}", self.name))?;
         Ok(len)
     }
 
@@ -211,6 +266,8 @@ impl Volume {
         let whole_end = (end / SECTOR) * SECTOR;
         if whole_first < whole_end {
             let _guard = self.rmw.read();
+            // A revoked volume refuses discards too.
+            self.with_cipher(|_| Ok(()))?;
             // SAFETY: fallocate on an open descriptor with in-range offsets.
             let rc = unsafe {
                 libc::fallocate(
@@ -261,7 +318,7 @@ mod tests {
     #[test]
     fn unwritten_sectors_read_as_zeros() {
         let (_d, path, key) = scratch(1 << 20);
-        let vol = Volume::open(&path, 1 << 20, &key, false, "t").unwrap();
+        let vol = Volume::open(&path, 1 << 20, key, false, "t").unwrap();
         let mut buf = vec![1u8; 10_000];
         assert_eq!(vol.read_at(&mut buf, 5).unwrap(), 10_000);
         assert!(buf.iter().all(|&b| b == 0));
@@ -271,7 +328,7 @@ mod tests {
     fn unaligned_writes_match_a_plain_model_and_never_store_plaintext() {
         let size = 256 * 1024;
         let (_d, path, key) = scratch(size);
-        let vol = Volume::open(&path, size, &key, false, "t").unwrap();
+        let vol = Volume::open(&path, size, key, false, "t").unwrap();
         let mut model = vec![0u8; size as usize];
         let mut seed = 12345u64;
         for round in 0..200 {
@@ -297,7 +354,7 @@ mod tests {
     fn end_of_disk_and_read_only_rules() {
         let size = 64 * 1024;
         let (_d, path, key) = scratch(size);
-        let vol = Volume::open(&path, size, &key, false, "t").unwrap();
+        let vol = Volume::open(&path, size, key, false, "t").unwrap();
         assert_eq!(vol.write_at(&[1; 100], size - 10).unwrap(), 10);
         assert_eq!(
             vol.write_at(&[1; 1], size).unwrap_err().errno(),
@@ -305,15 +362,62 @@ mod tests {
         );
         let mut buf = [0u8; 10];
         assert_eq!(vol.read_at(&mut buf, size).unwrap(), 0);
-        let ro = Volume::open(&path, size, &key, true, "t").unwrap();
+        let ro = Volume::open(&path, size, DataKey::generate().unwrap(), true, "t").unwrap();
         assert_eq!(ro.write_at(&[1; 1], 0).unwrap_err().errno(), libc::EROFS);
+    }
+
+    #[test]
+    fn revoked_volumes_refuse_io_until_restored() {
+        let size = 64 * 1024;
+        let (_d, path, key) = scratch(size);
+        let copy = DataKey::from_slice(key.expose()).unwrap();
+        let vol = Volume::open(&path, size, key, false, "t").unwrap();
+        vol.write_at(&[5u8; 8192], 0).unwrap();
+        let reason = Error::KeyDisabled {
+            key: "k".into(),
+            why: "test".into(),
+        };
+        vol.revoke(&reason);
+        assert!(vol.is_revoked());
+        let mut buf = [0u8; 4096];
+        assert_eq!(
+            vol.read_at(&mut buf, 0).unwrap_err().errno(),
+            libc::EKEYREVOKED
+        );
+        assert_eq!(
+            vol.write_at(&buf, 0).unwrap_err().errno(),
+            libc::EKEYREVOKED
+        );
+        assert_eq!(vol.discard(0, 8192).unwrap_err().errno(), libc::EKEYREVOKED);
+        assert!(vol.with_dek(|_| ()).is_none());
+        vol.restore(copy).unwrap();
+        vol.read_at(&mut buf, 0).unwrap();
+        assert_eq!(buf, [5u8; 4096]);
+    }
+
+    #[test]
+    fn large_requests_split_across_threads_match_small_ones() {
+        let size = 4 << 20;
+        let (_d, path, key) = scratch(size);
+        let vol = Volume::open(&path, size, key, false, "t").unwrap();
+        let data: Vec<u8> = (0..3 << 20).map(|i| (i * 7 % 251) as u8).collect();
+        vol.write_at(&data, 4096 * 3 + 100).unwrap();
+        let mut whole = vec![0u8; data.len()];
+        vol.read_at(&mut whole, 4096 * 3 + 100).unwrap();
+        assert_eq!(whole, data);
+        let mut piecewise = vec![0u8; data.len()];
+        for (i, chunk) in piecewise.chunks_mut(5000).enumerate() {
+            vol.read_at(chunk, 4096 * 3 + 100 + (i * 5000) as u64)
+                .unwrap();
+        }
+        assert_eq!(piecewise, data);
     }
 
     #[test]
     fn discard_zeroes_the_range_and_punches_whole_sectors() {
         let size = 64 * 1024;
         let (_d, path, key) = scratch(size);
-        let vol = Volume::open(&path, size, &key, false, "t").unwrap();
+        let vol = Volume::open(&path, size, key, false, "t").unwrap();
         vol.write_at(&vec![9u8; size as usize], 0).unwrap();
         vol.discard(100, 3 * SECTOR).unwrap();
         let mut back = vec![0u8; size as usize];

@@ -35,7 +35,7 @@ fn open(s: &Service, kind: Kind, name: &str, read_only: bool) -> Volume {
     Volume::open(
         &s.data_path(kind, name).unwrap(),
         rec.size_bytes,
-        &dek,
+        dek,
         read_only,
         name,
     )

@@ -158,6 +158,8 @@ fn answer(mut stream: UnixStream, service: &Mutex<Service>, handler: &Handler) {
                 let mut service = service.lock();
                 clock::set_override(request.now);
                 let reply = handler(&mut service, request);
+                // Key changes take effect on open disks at once.
+                service.refresh_open_volumes();
                 clock::set_override(None);
                 reply
             }

@@ -13,9 +13,13 @@ use parking_lot::Mutex;
 
 use super::{Service, views};
 use crate::error::{Error, Result};
-use crate::format::VolumeRecord;
-use crate::ids::Kind;
+use crate::format::{Kek, VolumeKind, VolumeRecord};
+use crate::ids::{KeyUrl, Kind};
+use crate::log;
 use crate::volume::Volume;
+
+/// The SKU whose VMs the cloud does not stop when a key is revoked.
+const ULTRA_SKU: &str = "UltraSSD_LRS";
 
 /// The id the cloud would show in `managedBy`: the mount plays the VM.
 pub const MANAGED_BY_VM: &str = "ssefs-mount";
@@ -56,8 +60,25 @@ impl OpenVolumes {
 }
 
 impl Service {
+    /// Whether the key that protects `rec` is usable now by its set's identity (the platform
+    /// key always is). Records nothing: the mount asks after every change.
+    pub(super) fn key_check(&self, rec: &VolumeRecord) -> Result<()> {
+        match &rec.key.kek {
+            Kek::Platform => Ok(()),
+            Kek::Customer { key_url } => {
+                let des = self.des_of(rec)?;
+                self.check_des_access(&des)?;
+                self.store
+                    .vaults()
+                    .check_unwrap(&KeyUrl::parse(key_url)?, &des.principal_id)
+            }
+        }
+    }
+
     /// Opens a disk or snapshot for the mount: the first open unwraps the DEK (audited, with
-    /// the set's identity); later opens share the same volume. Writing a snapshot is `EROFS`.
+    /// the set's identity); later opens share the same volume. Writing a snapshot is `EROFS`;
+    /// a disabled, deleted or inaccessible key refuses the open (even of an Ultra disk that
+    /// stays usable through the handles it already has).
     pub fn open_volume(&self, kind: Kind, name: &str, write: bool) -> Result<Arc<Volume>> {
         if write && kind == Kind::Snapshot {
             return Err(Error::io(
@@ -65,17 +86,24 @@ impl Service {
                 std::io::Error::from_raw_os_error(libc::EROFS),
             ));
         }
-        let k = key(kind, name);
-        if let Some(entry) = self.open.table.lock().get_mut(&k) {
-            entry.handles += 1;
-            return Ok(entry.volume.clone());
-        }
         let rec = self.load_volume(kind, name)?;
+        self.key_check(&rec)?;
+        let k = key(kind, &rec.name);
+        let shared = self.open.table.lock().get(&k).map(|e| e.volume.clone());
+        if let Some(volume) = shared {
+            if volume.is_revoked() {
+                volume.restore(self.unwrap_dek(&rec)?)?;
+            }
+            if let Some(entry) = self.open.table.lock().get_mut(&k) {
+                entry.handles += 1;
+            }
+            return Ok(volume);
+        }
         let dek = self.unwrap_dek(&rec)?;
         let volume = Arc::new(Volume::open(
             &self.data_path(kind, &rec.name)?,
             rec.size_bytes,
-            &dek,
+            dek,
             kind == Kind::Snapshot,
             &rec.name,
         )?);
@@ -106,14 +134,62 @@ impl Service {
         self.open.all()
     }
 
+    /// The open volume of a resource, if the mount has it open.
+    pub(super) fn open_volume_of(&self, rec: &VolumeRecord) -> Option<Arc<Volume>> {
+        let k = key(kind_of(rec), &rec.name);
+        self.open.table.lock().get(&k).map(|e| e.volume.clone())
+    }
+
+    /// Applies key changes to open volumes at once: a volume whose key became unusable is
+    /// revoked (I/O fails with EKEYREVOKED, ENOKEY or EACCES and the DEK is wiped), except an
+    /// Ultra disk, which keeps working until closed, as in the cloud; a revoked volume whose
+    /// key is usable again gets it back through a fresh, audited unwrap.
+    pub fn refresh_open_volumes(&self) {
+        let open: Vec<(Key, Arc<Volume>)> = self
+            .open
+            .table
+            .lock()
+            .iter()
+            .map(|(k, e)| (k.clone(), e.volume.clone()))
+            .collect();
+        for ((kind, name), volume) in open {
+            let rec = match self.load_volume(kind, &name) {
+                Ok(rec) => rec,
+                Err(e) => {
+                    log::warn(&format!("{name}: cannot re-check its key: {e}"));
+                    continue;
+                }
+            };
+            match self.key_check(&rec) {
+                Err(e) if rec.sku == ULTRA_SKU => {
+                    log::warn(&format!(
+                        "{}: key unusable ({e}); an Ultra disk keeps working until closed",
+                        rec.name
+                    ));
+                }
+                Err(e) => {
+                    if !volume.is_revoked() {
+                        log::warn(&format!("{}: I/O blocked: {e}", rec.name));
+                    }
+                    volume.revoke(&e);
+                }
+                Ok(()) if volume.is_revoked() => match self.unwrap_dek(&rec) {
+                    Ok(dek) => match volume.restore(dek) {
+                        Ok(()) => {
+                            log::info(&format!("{}: key usable again, I/O resumed", rec.name))
+                        }
+                        Err(e) => log::warn(&format!("{}: {e}", rec.name)),
+                    },
+                    Err(e) => log::warn(&format!("{}: still blocked: {e}", rec.name)),
+                },
+                Ok(()) => {}
+            }
+        }
+    }
+
     /// `managedBy` of a resource: set while the mount has it open.
     pub(super) fn managed_by(&self, rec: &VolumeRecord) -> Option<String> {
-        let kind = if rec.kind == crate::format::VolumeKind::Snapshot {
-            Kind::Snapshot
-        } else {
-            Kind::Disk
-        };
-        (self.open.handles(kind, &rec.name) > 0).then(|| {
+        (self.open.handles(kind_of(rec), &rec.name) > 0).then(|| {
             format!(
                 "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Compute/virtualMachines/{MANAGED_BY_VM}",
                 rec.subscription_id, rec.resource_group
@@ -130,5 +206,12 @@ impl Service {
             ))),
             None => Ok(()),
         }
+    }
+}
+
+fn kind_of(rec: &VolumeRecord) -> Kind {
+    match rec.kind {
+        VolumeKind::Disk => Kind::Disk,
+        VolumeKind::Snapshot => Kind::Snapshot,
     }
 }

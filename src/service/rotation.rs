@@ -65,9 +65,17 @@ impl Service {
     }
 
     /// Unwraps a resource's DEK with the key that wraps it now and wraps it for `protector`.
+    /// An open disk's DEK is taken from memory, so a rotation finishes even when the old key
+    /// version can no longer unwrap.
     pub(super) fn rewrap(&self, rec: &mut VolumeRecord, protector: &Protector) -> Result<()> {
-        let dek = self.unwrap_dek(rec)?;
-        rec.key = self.wrap_dek(&dek, protector, &views::volume_id(rec))?;
+        let id = views::volume_id(rec);
+        let from_memory = self
+            .open_volume_of(rec)
+            .and_then(|v| v.with_dek(|dek| self.wrap_dek(dek, protector, &id)));
+        rec.key = match from_memory {
+            Some(wrapped) => wrapped?,
+            None => self.wrap_dek(&self.unwrap_dek(rec)?, protector, &id)?,
+        };
         self.save_volume(rec)
     }
 
