@@ -5,7 +5,7 @@
 //! ```text
 //! MOUNT/disks/NAME        read-write plaintext of each disk (size fixed, O_TRUNC ignored)
 //! MOUNT/snapshots/NAME    read-only plaintext of each snapshot
-//! MOUNT/.control/         the management plane (reserved)
+//! MOUNT/.control/...      the management plane (see crate::control)
 //! ```
 //!
 //! Locks: `service` (the store's metadata, held for lookups, opens and closes, never for
@@ -24,6 +24,7 @@ use fuser::{
 };
 use parking_lot::{Mutex, RwLock};
 
+use crate::control;
 use crate::error::{Error, Result};
 use crate::ids::{self, Kind};
 use crate::log;
@@ -43,32 +44,45 @@ const FILE_TTL: Duration = Duration::ZERO;
 /// Largest request we ask the kernel for: 1 MiB.
 const MAX_WRITE: u32 = 1 << 20;
 
-/// Stable inode numbers for disks and snapshots, for the life of the mount.
+/// What a dynamic inode is.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Object {
+    /// A disk or snapshot file (canonical name).
+    Volume(Kind, String),
+    /// A node of `/.control` below its root.
+    Control(control::Node),
+}
+
+/// Stable inode numbers for disks, snapshots and control nodes, for the life of the mount.
 struct Inodes {
-    by_name: HashMap<(Kind, String), u64>,
-    by_ino: HashMap<u64, (Kind, String)>,
+    by_object: HashMap<Object, u64>,
+    by_ino: HashMap<u64, Object>,
     next: u64,
 }
 
 impl Inodes {
-    fn assign(&mut self, kind: Kind, name: &str) -> u64 {
-        let key = (kind, name.to_ascii_lowercase());
-        if let Some(ino) = self.by_name.get(&key) {
+    fn assign(&mut self, object: Object) -> u64 {
+        if let Some(ino) = self.by_object.get(&object) {
             return *ino;
         }
         let ino = self.next;
         self.next += 1;
-        self.by_name.insert(key, ino);
-        self.by_ino.insert(ino, (kind, name.to_string()));
+        self.by_object.insert(object.clone(), ino);
+        self.by_ino.insert(ino, object);
         ino
     }
 }
 
-/// An open file: the shared volume and what it is.
-struct Handle {
-    kind: Kind,
-    name: String,
-    volume: Arc<Volume>,
+/// An open file.
+enum Handle {
+    /// A disk or snapshot: the shared volume.
+    Volume {
+        kind: Kind,
+        name: String,
+        volume: Arc<Volume>,
+    },
+    /// A control file.
+    Control(control::Node),
 }
 
 /// The mounted store.
@@ -77,6 +91,8 @@ pub struct StoreFs {
     inodes: Mutex<Inodes>,
     handles: RwLock<HashMap<u64, Handle>>,
     next_fh: AtomicU64,
+    /// The reason of the last refused control write (`/.control/last-error`).
+    last_error: Mutex<String>,
     uid: u32,
     gid: u32,
     started: SystemTime,
@@ -100,12 +116,13 @@ impl StoreFs {
         StoreFs {
             service,
             inodes: Mutex::new(Inodes {
-                by_name: HashMap::new(),
+                by_object: HashMap::new(),
                 by_ino: HashMap::new(),
                 next: FIRST_DYNAMIC,
             }),
             handles: RwLock::new(HashMap::new()),
             next_fh: AtomicU64::new(1),
+            last_error: Mutex::new(String::new()),
             uid,
             gid,
             started: SystemTime::now(),
@@ -147,37 +164,82 @@ impl StoreFs {
     /// The attributes of a disk or snapshot file, read from its record.
     fn volume_attr(&self, kind: Kind, name: &str) -> Result<FileAttr> {
         let rec = self.service.lock().load_volume(kind, name)?;
-        let ino = self.inodes.lock().assign(kind, &rec.name);
+        let ino = self
+            .inodes
+            .lock()
+            .assign(Object::Volume(kind, rec.name.clone()));
         let perm = if kind == Kind::Snapshot { 0o400 } else { 0o600 };
         Ok(self.attr(ino, FileType::RegularFile, rec.size_bytes, perm))
     }
 
-    fn file_of(&self, ino: u64) -> Option<(Kind, String)> {
+    fn object_of(&self, ino: u64) -> Option<Object> {
+        if ino == CONTROL {
+            return Some(Object::Control(control::Node::Root));
+        }
         self.inodes.lock().by_ino.get(&ino).cloned()
     }
 
+    /// What an inode stands for, for log lines.
+    fn name_of(&self, ino: u64) -> String {
+        match self.object_of(ino) {
+            Some(Object::Volume(_, name)) => name,
+            Some(Object::Control(node)) => format!(".control {node:?}"),
+            None => format!("inode {ino}"),
+        }
+    }
+
     fn volume_of(&self, fh: FileHandle) -> Result<(Arc<Volume>, String)> {
-        self.handles
-            .read()
-            .get(&fh.0)
-            .map(|h| (h.volume.clone(), h.name.clone()))
-            .ok_or_else(|| {
-                Error::io(
-                    "unknown file handle",
-                    std::io::Error::from_raw_os_error(libc::EBADF),
-                )
-            })
+        match self.handles.read().get(&fh.0) {
+            Some(Handle::Volume { volume, name, .. }) => Ok((volume.clone(), name.clone())),
+            Some(Handle::Control(_)) => Err(Error::io(
+                "a control file is not a disk",
+                std::io::Error::from_raw_os_error(libc::EINVAL),
+            )),
+            None => Err(Error::io(
+                "unknown file handle",
+                std::io::Error::from_raw_os_error(libc::EBADF),
+            )),
+        }
+    }
+
+    fn control_of(&self, fh: FileHandle) -> Option<control::Node> {
+        match self.handles.read().get(&fh.0) {
+            Some(Handle::Control(node)) => Some(node.clone()),
+            _ => None,
+        }
+    }
+
+    /// Attributes of a control node (files show their current size).
+    fn control_attr(&self, node: control::Node) -> Result<FileAttr> {
+        let ino = match node {
+            control::Node::Root => CONTROL,
+            ref other => self.inodes.lock().assign(Object::Control(other.clone())),
+        };
+        if node.is_dir() {
+            return Ok(self.dir_attr(ino));
+        }
+        let size = if node.readable() {
+            let last_error = self.last_error.lock().clone();
+            node.read(&self.service.lock(), &last_error)?.len() as u64
+        } else {
+            0
+        };
+        let perm = match (node.readable(), node.writable()) {
+            (true, true) => 0o600,
+            (true, false) => 0o400,
+            _ => 0o200,
+        };
+        Ok(self.attr(ino, FileType::RegularFile, size, perm))
     }
 
     fn getattr_ino(&self, ino: u64) -> Result<FileAttr> {
         match ino {
             ROOT | DISKS | SNAPSHOTS | CONTROL => Ok(self.dir_attr(ino)),
-            _ => {
-                let (kind, name) = self
-                    .file_of(ino)
-                    .ok_or_else(|| Error::not_found("inode", ino.to_string()))?;
-                self.volume_attr(kind, &name)
-            }
+            _ => match self.object_of(ino) {
+                Some(Object::Volume(kind, name)) => self.volume_attr(kind, &name),
+                Some(Object::Control(node)) => self.control_attr(node),
+                None => Err(Error::not_found("inode", ino.to_string())),
+            },
         }
     }
 
@@ -195,7 +257,13 @@ impl StoreFs {
                 ids::validate_name(kind, name).map_err(|_| Error::not_found(kind.label(), name))?;
                 self.volume_attr(kind, name)
             }
-            _ => Err(Error::not_found("entry", name)),
+            _ => match self.object_of(parent) {
+                Some(Object::Control(node)) => {
+                    let child = node.child(&self.service.lock(), name)?;
+                    self.control_attr(child)
+                }
+                _ => Err(Error::not_found("entry", name)),
+            },
         }
     }
 
@@ -215,23 +283,57 @@ impl StoreFs {
                 let names = self.service.lock().volume_names(kind)?;
                 let mut inodes = self.inodes.lock();
                 for name in names {
-                    out.push((inodes.assign(kind, &name), FileType::RegularFile, name));
+                    let ino = inodes.assign(Object::Volume(kind, name.clone()));
+                    out.push((ino, FileType::RegularFile, name));
                 }
             }
-            CONTROL => {}
-            _ => {
-                return Err(Error::io(
-                    "readdir",
-                    std::io::Error::from_raw_os_error(libc::ENOTDIR),
-                ));
-            }
+            _ => match self.object_of(ino) {
+                Some(Object::Control(node)) => {
+                    let children = node.children(&self.service.lock())?;
+                    let mut inodes = self.inodes.lock();
+                    for (name, child) in children {
+                        let kind = if child.is_dir() {
+                            FileType::Directory
+                        } else {
+                            FileType::RegularFile
+                        };
+                        out.push((inodes.assign(Object::Control(child)), kind, name));
+                    }
+                }
+                _ => {
+                    return Err(Error::io(
+                        "readdir",
+                        std::io::Error::from_raw_os_error(libc::ENOTDIR),
+                    ));
+                }
+            },
         }
         Ok(out)
     }
 
     fn open_ino(&self, ino: u64, flags: OpenFlags) -> Result<u64> {
-        let (kind, name) = match self.file_of(ino) {
-            Some(f) => f,
+        let write = flags.acc_mode() != OpenAccMode::O_RDONLY;
+        let read = flags.acc_mode() != OpenAccMode::O_WRONLY;
+        let handle = match self.object_of(ino) {
+            Some(Object::Volume(kind, name)) => {
+                let volume = self.service.lock().open_volume(kind, &name, write)?;
+                Handle::Volume { kind, name, volume }
+            }
+            Some(Object::Control(node)) if node.is_dir() => {
+                return Err(Error::io(
+                    "open",
+                    std::io::Error::from_raw_os_error(libc::EISDIR),
+                ));
+            }
+            Some(Object::Control(node)) => {
+                if (write && !node.writable()) || (read && !node.readable() && !write) {
+                    return Err(Error::io(
+                        "this control file does not allow that access",
+                        std::io::Error::from_raw_os_error(libc::EACCES),
+                    ));
+                }
+                Handle::Control(node)
+            }
             None if ino < FIRST_DYNAMIC => {
                 return Err(Error::io(
                     "open",
@@ -240,13 +342,29 @@ impl StoreFs {
             }
             None => return Err(Error::not_found("inode", ino.to_string())),
         };
-        let write = flags.acc_mode() != OpenAccMode::O_RDONLY;
-        let volume = self.service.lock().open_volume(kind, &name, write)?;
         let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
-        self.handles
-            .write()
-            .insert(fh, Handle { kind, name, volume });
+        self.handles.write().insert(fh, handle);
         Ok(fh)
+    }
+
+    /// One control write: parse completely, apply, remember the reason of a refusal.
+    fn control_write(&self, node: &control::Node, data: &[u8]) -> std::result::Result<(), i32> {
+        let result = control::parse(node, data).and_then(|cmd| {
+            log::info(&format!(".control: {cmd:?}"));
+            control::apply(cmd, &self.service.lock())
+        });
+        match result {
+            Ok(()) => {
+                self.last_error.lock().clear();
+                Ok(())
+            }
+            Err(e) => {
+                let line = format!("({}) {e}", e.code());
+                log::warn(&format!(".control write refused: {line}"));
+                *self.last_error.lock() = line;
+                Err(control::errno(&e))
+            }
+        }
     }
 
     fn report(&self, what: &str, name: &str, e: &Error) -> Errno {
@@ -300,11 +418,13 @@ impl Filesystem for StoreFs {
         _flags: Option<fuser::BsdFileFlags>,
         reply: ReplyAttr,
     ) {
+        let is_volume = matches!(self.object_of(ino.0), Some(Object::Volume(..)));
         match self.getattr_ino(ino.0) {
             // A disk's size changes only with `disk update --size-gb`; other attributes are
-            // fixed and silently kept (touch, chmod by tools that copy metadata).
-            Ok(attr) if size.is_some_and(|s| s != attr.size) => {
-                let name = self.file_of(ino.0).map(|f| f.1).unwrap_or_default();
+            // fixed and silently kept (touch, chmod by tools that copy metadata). Control files
+            // ignore truncation: each write is a whole command.
+            Ok(attr) if is_volume && size.is_some_and(|s| s != attr.size) => {
+                let name = self.name_of(ino.0);
                 log::warn(&format!(
                     "{name}: truncate refused: resize with 'disk update --size-gb'"
                 ));
@@ -324,10 +444,7 @@ impl Filesystem for StoreFs {
                 FileHandle(fh),
                 FopenFlags::FOPEN_DIRECT_IO | FopenFlags::FOPEN_PARALLEL_DIRECT_WRITES,
             ),
-            Err(e) => {
-                let name = self.file_of(ino.0).map(|f| f.1).unwrap_or_default();
-                reply.error(self.report("open", &name, &e))
-            }
+            Err(e) => reply.error(self.report("open", &self.name_of(ino.0), &e)),
         }
     }
 
@@ -342,6 +459,19 @@ impl Filesystem for StoreFs {
         _lock_owner: Option<LockOwner>,
         reply: ReplyData,
     ) {
+        if let Some(node) = self.control_of(fh) {
+            let last_error = self.last_error.lock().clone();
+            let content = node.read(&self.service.lock(), &last_error);
+            return match content {
+                Ok(text) => {
+                    let bytes = text.as_bytes();
+                    let from = (offset as usize).min(bytes.len());
+                    let to = from.saturating_add(size as usize).min(bytes.len());
+                    reply.data(&bytes[from..to])
+                }
+                Err(e) => reply.error(errno(&e)),
+            };
+        }
         let (volume, name) = match self.volume_of(fh) {
             Ok(v) => v,
             Err(e) => return reply.error(errno(&e)),
@@ -365,6 +495,12 @@ impl Filesystem for StoreFs {
         _lock_owner: Option<LockOwner>,
         reply: ReplyWrite,
     ) {
+        if let Some(node) = self.control_of(fh) {
+            return match self.control_write(&node, data) {
+                Ok(()) => reply.written(data.len() as u32),
+                Err(code) => reply.error(Errno::from_i32(code)),
+            };
+        }
         let (volume, name) = match self.volume_of(fh) {
             Ok(v) => v,
             Err(e) => return reply.error(errno(&e)),
@@ -415,12 +551,11 @@ impl Filesystem for StoreFs {
         reply: ReplyEmpty,
     ) {
         let handle = self.handles.write().remove(&fh.0);
-        if let Some(h) = handle {
-            if let Err(e) = h.volume.sync() {
-                log::warn(&format!("{}: sync on close: {e}", h.name));
+        if let Some(Handle::Volume { kind, name, volume }) = handle {
+            if let Err(e) = volume.sync() {
+                log::warn(&format!("{name}: sync on close: {e}"));
             }
-            let (kind, name) = (h.kind, h.name.clone());
-            drop(h);
+            drop(volume);
             self.service.lock().close_volume(kind, &name);
         }
         reply.ok();

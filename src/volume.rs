@@ -62,8 +62,15 @@ where
 
 /// The key of an open volume, or why it is gone.
 enum KeyState {
-    Present { cipher: SectorCipher, dek: DataKey },
-    Revoked { errno: i32, why: String },
+    /// Boxed: the two AES key schedules are large, and the revoked state small.
+    Present {
+        cipher: Box<SectorCipher>,
+        dek: DataKey,
+    },
+    Revoked {
+        errno: i32,
+        why: String,
+    },
 }
 
 /// An open disk or snapshot.
@@ -100,7 +107,7 @@ impl Volume {
             file,
             size,
             key: RwLock::new(KeyState::Present {
-                cipher: SectorCipher::new(&dek)?,
+                cipher: Box::new(SectorCipher::new(&dek)?),
                 dek,
             }),
             read_only,
@@ -125,7 +132,7 @@ impl Volume {
 
     /// Gives a revoked volume its key back (after a fresh unwrap).
     pub fn restore(&self, dek: DataKey) -> Result<()> {
-        let cipher = SectorCipher::new(&dek)?;
+        let cipher = Box::new(SectorCipher::new(&dek)?);
         *self.key.write() = KeyState::Present { cipher, dek };
         Ok(())
     }

@@ -14,6 +14,7 @@ mod account;
 mod attach;
 mod dek;
 mod des;
+mod inventory;
 mod keyvault;
 mod rotation;
 mod views;
