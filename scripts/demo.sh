@@ -78,23 +78,32 @@ az snapshot create -g demo -n demosnap --source demodisk --query "encryption.typ
 cmp <(head -c $((64 << 20)) "$mnt/snapshots/demosnap") <(head -c $((64 << 20)) "$mnt/disks/demodisk") && echo "the snapshot reads the same as the disk"
 az snapshot create -g demo -n badsnap --source demodisk --encryption-type EncryptionAtRestWithPlatformKey || true
 
-step "Rotation: a new key version, every DEK re-wrapped, the ciphertext untouched"
+step "Revocation: disable the key, the mounted disk refuses I/O at once; enable it, I/O resumes"
+ctl="$mnt/.control"
+exec 5<"$mnt/disks/demodisk"
+dd bs=4096 count=1 status=none <&5 | wc -c | sed 's/^/read through an open file: /; s/$/ bytes/'
+echo false >"$ctl/keyvaults/demovault/keys/demokey/enabled"
+echo "key enabled: $(cat "$ctl/keyvaults/demovault/keys/demokey/enabled")"
+dd bs=4096 count=1 status=none <&5 >/dev/null || true
+az snapshot create -g demo -n snap2 --source demodisk || true
+echo true >"$ctl/keyvaults/demovault/keys/demokey/enabled"
+echo "key enabled: $(cat "$ctl/keyvaults/demovault/keys/demokey/enabled")"
+dd bs=4096 count=1 status=none <&5 | wc -c | sed 's/^/the same open file again: /; s/$/ bytes/'
+exec 5<&-
+
+step "Rotation through /.control: a new key version, every DEK re-wrapped, the ciphertext untouched"
 before=$(sha256sum "$SSEFS_STORE/disks/demodisk/data" | cut -c1-16)
-az keyvault key rotate --vault-name demovault -n demokey -o none
-newUrl=$(az keyvault key show --vault-name demovault -n demokey --query key.kid -o tsv)
-az disk-encryption-set update -n demodes -g demo --key-url "$newUrl" --query "{activeKey:activeKey.keyUrl, previousKeys:previousKeys}"
+echo now >"$ctl/keyvaults/demovault/keys/demokey/rotate"
+cat "$ctl/keyvaults/demovault/keys/demokey/kid" >"$ctl/disk-encryption-sets/demodes/key-url"
+echo "active key: $(cat "$ctl/disk-encryption-sets/demodes/key-url")"
+sed 's|/subscriptions/[^ ]*/providers/||' "$ctl/disk-encryption-sets/demodes/resources"
 after=$(sha256sum "$SSEFS_STORE/disks/demodisk/data" | cut -c1-16)
 echo "data checksum before $before, after $after"
+az disk-encryption-set show -n demodes -g demo --query "{previousKeys:previousKeys, lastKeyRotation:lastKeyRotationTimestamp}" -o json
 
-step "Revocation: disable the key, the disk cannot be used; enable it, it can"
-az keyvault key set-attributes --vault-name demovault -n demokey --enabled false -o none
-az snapshot create -g demo -n snap2 --source demodisk || true
-az keyvault key set-attributes --vault-name demovault -n demokey --enabled true -o none
-az snapshot create -g demo -n snap2 --source demodisk --query name -o tsv
-
-step "The audit log: every wrap and unwrap, by the set's identity, for which disk"
+step "The audit log: every unwrap, by the set's identity, for which disk"
 echo "identity of the set: $principal"
-az keyvault audit -n demovault -o table --query "[?operation=='UnwrapKey'].{at:time, by:callerObjectId, for:resource}" | sed 's|/subscriptions/[^ ]*/providers/||' 
+az keyvault audit -n demovault -o table --query "[?operation=='UnwrapKey'].{at:time, by:callerObjectId, for:resource, result:outcome}" | sed 's|/subscriptions/[^ ]*/providers/||'
 
 step "Customer-key disk"
 az disk show -g demo -n demodisk --query [encryption.type] -o tsv
