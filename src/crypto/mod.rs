@@ -4,6 +4,8 @@
 //! - [`SectorCipher`]: AES-256-XTS over 4096-byte sectors, tweak = sector index (plain64).
 //! - [`KeyPair`]: an RSA key-encryption key (KEK) that wraps and unwraps DEKs with RSA-OAEP-SHA256.
 
+#[cfg(target_arch = "x86_64")]
+mod aesni;
 mod datakey;
 mod kek;
 mod xts;
