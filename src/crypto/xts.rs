@@ -61,12 +61,11 @@ impl SectorCipher {
             let (data, tweak) = key.expose().split_at(32);
             if let (Ok(data), Ok(tweak)) =
                 (<&[u8; 32]>::try_from(data), <&[u8; 32]>::try_from(tweak))
+                && let Some(fast) = AesNiXts::new(data, tweak)
             {
-                if let Some(fast) = AesNiXts::new(data, tweak) {
-                    return Ok(SectorCipher {
-                        engine: Engine::AesNi(Box::new(fast)),
-                    });
-                }
+                return Ok(SectorCipher {
+                    engine: Engine::AesNi(Box::new(fast)),
+                });
             }
         }
         Self::portable(key)
