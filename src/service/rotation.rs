@@ -39,15 +39,43 @@ impl Service {
         let target = Kek::Customer {
             key_url: des.active_key.key_url.clone(),
         };
-        let mut stuck = Vec::new();
-        for mut rec in self.volumes_of_des(des)? {
-            if rec.key.kek == target {
-                continue;
-            }
-            if let Err(e) = self.rewrap(&mut rec, &Protector::Customer(des)) {
-                stuck.push(format!("{} ({e})", views::volume_id(&rec)));
-            }
-        }
+        let pending: Vec<VolumeRecord> = self
+            .volumes_of_des(des)?
+            .into_iter()
+            .filter(|rec| rec.key.kek != target)
+            .collect();
+        // Each re-wrap is an RSA unwrap (milliseconds) and an atomic record write: spread them
+        // over the cores. Records are independent files, so the workers share nothing.
+        let workers = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(pending.len().max(1));
+        let chunk = pending.len().div_ceil(workers).max(1);
+        let protector = Protector::Customer(des);
+        let stuck: Vec<String> = std::thread::scope(|scope| {
+            let handles: Vec<_> = pending
+                .chunks(chunk)
+                .map(|part| {
+                    let protector = &protector;
+                    scope.spawn(move || {
+                        let mut stuck = Vec::new();
+                        for rec in part {
+                            let mut rec = rec.clone();
+                            if let Err(e) = self.rewrap(&mut rec, protector) {
+                                stuck.push(format!("{} ({e})", views::volume_id(&rec)));
+                            }
+                        }
+                        stuck
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| vec!["a re-wrap worker panicked".to_string()])
+                })
+                .collect()
+        });
         if !stuck.is_empty() {
             return Err(Error::not_allowed(format!(
                 "rotation of disk encryption set '{}' to {} is unfinished: previousKeys keeps the old key until these resources are re-wrapped, which any later command retries: {}",
