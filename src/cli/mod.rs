@@ -76,6 +76,8 @@ pub enum Command {
     Mount(mount::MountCmd),
     /// Unmount a mounted store and stop its daemon.
     Unmount(mount::UnmountCmd),
+    /// Inspect the store without changing it; report every problem (exit 1 if any).
+    Check,
 }
 
 /// Parses true/false the way az's three-state flags do.
@@ -112,6 +114,7 @@ impl Cli {
                 daemon::mount(&args, Arc::new(handle_forwarded)).map(|()| String::new())
             }
             Command::Unmount(u) => daemon::unmount(&u.mountpoint).map(|()| String::new()),
+            Command::Check => return check(&root),
             _ => self.run_on_store(&root, raw_args),
         };
         match result {
@@ -150,13 +153,57 @@ impl Cli {
             Command::DiskEncryptionSet(cmd) => cmd.run(service)?,
             Command::Disk(cmd) => cmd.run(service)?,
             Command::Snapshot(cmd) => cmd.run(service)?,
-            Command::Mount(_) | Command::Unmount(_) => {
+            Command::Mount(_) | Command::Unmount(_) | Command::Check => {
                 return Err(Error::invalid(
-                    "mount and unmount cannot run inside the mount daemon",
+                    "mount, unmount and check cannot run inside the mount daemon",
                 ));
             }
         };
         output::render(&value, self.global.query.as_deref(), self.global.output)
+    }
+}
+
+/// `ssefs check`: one line per problem, notes after, a summary; exit 1 when there is a problem.
+fn check(root: &Path) -> Reply {
+    if !root.join("store.json").exists() {
+        return Reply {
+            code: 1,
+            stdout: String::new(),
+            stderr: format!("{}: not an ssefs store (no store.json)\n", root.display()),
+        };
+    }
+    let report = crate::service::check::check(root);
+    let mut out = String::new();
+    for f in &report.problems {
+        out.push_str(&format!("{}: {}\n", f.path.display(), f.problem));
+    }
+    for f in &report.notes {
+        out.push_str(&format!("note: {}: {}\n", f.path.display(), f.problem));
+    }
+    let summary = format!(
+        "{} disks, {} snapshots, {} disk encryption sets, {} key vaults",
+        report.disks, report.snapshots, report.sets, report.vaults
+    );
+    if report.problems.is_empty() {
+        out.push_str(&format!(
+            "{}: no problems found ({summary})\n",
+            root.display()
+        ));
+        Reply {
+            code: 0,
+            stdout: out,
+            stderr: String::new(),
+        }
+    } else {
+        out.push_str(&format!(
+            "{} problem(s) found ({summary})\n",
+            report.problems.len()
+        ));
+        Reply {
+            code: 1,
+            stdout: out,
+            stderr: String::new(),
+        }
     }
 }
 

@@ -12,6 +12,7 @@
 
 mod account;
 mod attach;
+pub mod check;
 mod dek;
 mod des;
 mod inventory;

@@ -167,6 +167,21 @@ impl Service {
         fsio::write_json(&dir.join("volume.json"), rec, 0o600)
     }
 
+    /// Every readable record of a kind; damaged ones are reported on stderr and skipped, so a
+    /// listing still shows the rest (the damaged one names its file when addressed directly).
+    fn readable_volumes(&self, kind: Kind) -> Result<Vec<VolumeRecord>> {
+        let dir = self.volumes_dir(kind);
+        let mut out = Vec::new();
+        for name in fsio::list_entries(&dir)? {
+            match Self::load_volume_at(&dir.join(&name), kind) {
+                Ok(rec) => out.push(rec),
+                Err(e) => crate::log::warn(&format!("skipping {} '{name}': {e}", kind.label())),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every record of a kind, failing on a damaged one (rotation must not skip anything).
     pub(super) fn all_volumes(&self, kind: Kind) -> Result<Vec<VolumeRecord>> {
         let dir = self.volumes_dir(kind);
         fsio::list_entries(&dir)?
@@ -469,7 +484,7 @@ impl Service {
     /// `disk list` / `snapshot list`.
     pub fn volume_list(&self, kind: Kind, group: Option<&str>) -> Result<Value> {
         Ok(Value::Array(
-            self.all_volumes(kind)?
+            self.readable_volumes(kind)?
                 .iter()
                 .filter(|r| group_matches(group, &r.resource_group))
                 .map(|r| views::volume(r, self.managed_by(r).as_deref()))

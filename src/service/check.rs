@@ -1,0 +1,271 @@
+//! `ssefs check`: inspects a store and reports every problem it finds, changing nothing (no
+//! lock taken, no temporaries removed, no key used: an unwrap would be an audited vault
+//! operation, so customer keys are checked for presence and state only).
+
+use std::path::{Path, PathBuf};
+
+use crate::crypto::KeyPair;
+use crate::format::{
+    DesRecord, Kek, KeyRecord, STORE_TAG, StoreRecord, VaultRecord, Versioned, VolumeRecord,
+};
+use crate::fsio;
+use crate::ids::KeyUrl;
+
+/// One finding: the file and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub path: PathBuf,
+    pub problem: String,
+}
+
+/// What `check` found.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub problems: Vec<Finding>,
+    /// Harmless observations (leftovers of interrupted writes, unfinished rotations).
+    pub notes: Vec<Finding>,
+    pub disks: usize,
+    pub snapshots: usize,
+    pub sets: usize,
+    pub vaults: usize,
+}
+
+impl Report {
+    fn problem(&mut self, path: &Path, problem: impl Into<String>) {
+        self.problems.push(Finding {
+            path: path.to_path_buf(),
+            problem: problem.into(),
+        });
+    }
+    fn note(&mut self, path: &Path, note: impl Into<String>) {
+        self.notes.push(Finding {
+            path: path.to_path_buf(),
+            problem: note.into(),
+        });
+    }
+}
+
+fn load<T: serde::de::DeserializeOwned + Versioned>(path: &Path, report: &mut Report) -> Option<T> {
+    match fsio::read_json::<T>(path).and_then(|r| r.check_version(path).map(|()| r)) {
+        Ok(r) => Some(r),
+        Err(e) => {
+            report.problem(path, strip_path(&e.to_string(), path));
+            None
+        }
+    }
+}
+
+/// Error messages already start with the path; the report prints it once.
+fn strip_path(message: &str, path: &Path) -> String {
+    let prefix = format!("{}: ", path.display());
+    message.strip_prefix(&prefix).unwrap_or(message).to_string()
+}
+
+fn leftovers(dir: &Path, report: &mut Report) {
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            if e.file_name()
+                .to_string_lossy()
+                .starts_with(fsio::TMP_PREFIX)
+            {
+                report.note(
+                    &e.path(),
+                    "leftover of an interrupted write (removed when the store is next opened)",
+                );
+            }
+        }
+    }
+}
+
+/// Checks the store at `root`.
+pub fn check(root: &Path) -> Report {
+    let mut r = Report::default();
+    let store_json = root.join("store.json");
+    match load::<StoreRecord>(&store_json, &mut r) {
+        Some(rec) if rec.format != STORE_TAG => r.problem(&store_json, "not an ssefs store record"),
+        Some(_) => {}
+        None => return r,
+    }
+    let platform = root.join("platform-key.pem");
+    let platform_key = match std::fs::read_to_string(&platform) {
+        Ok(pem) => match KeyPair::from_pem(&pem) {
+            Ok(k) => Some(k),
+            Err(_) => {
+                r.problem(&platform, "not a valid RSA private key");
+                None
+            }
+        },
+        Err(e) => {
+            r.problem(&platform, format!("cannot be read: {e}"));
+            None
+        }
+    };
+    leftovers(root, &mut r);
+
+    // Vaults and keys.
+    let vaults_dir = root.join("vaults");
+    let mut vaults: Vec<(VaultRecord, Vec<KeyRecord>)> = Vec::new();
+    for name in fsio::list_entries(&vaults_dir).unwrap_or_default() {
+        let dir = vaults_dir.join(&name);
+        let Some(vault) = load::<VaultRecord>(&dir.join("vault.json"), &mut r) else {
+            continue;
+        };
+        r.vaults += 1;
+        let mut keys = Vec::new();
+        for key_name in fsio::list_entries(&dir.join("keys")).unwrap_or_default() {
+            let kdir = dir.join("keys").join(&key_name);
+            let Some(key) = load::<KeyRecord>(&kdir.join("key.json"), &mut r) else {
+                continue;
+            };
+            for v in &key.versions {
+                let pem_path = kdir.join(format!("{}.pem", v.id));
+                match std::fs::read_to_string(&pem_path).map(|p| KeyPair::from_pem(&p)) {
+                    Err(e) => r.problem(&pem_path, format!("key version file cannot be read: {e}")),
+                    Ok(Err(_)) => r.problem(&pem_path, "not a valid RSA private key"),
+                    Ok(Ok(pair)) => {
+                        use base64ct::{Base64UrlUnpadded, Encoding};
+                        if Base64UrlUnpadded::encode_string(&pair.public().modulus()) != v.n {
+                            r.problem(
+                                &pem_path,
+                                "the private key does not match the version's public key",
+                            );
+                        }
+                    }
+                }
+            }
+            leftovers(&kdir, &mut r);
+            keys.push(key);
+        }
+        vaults.push((vault, keys));
+    }
+    let key_state = |url: &str| -> Result<(), String> {
+        let u = KeyUrl::parse(url).map_err(|e| e.to_string())?;
+        let (vault, keys) = vaults
+            .iter()
+            .find(|(v, _)| v.name.eq_ignore_ascii_case(&u.vault))
+            .ok_or(format!("key vault '{}' is missing", u.vault))?;
+        let key = keys
+            .iter()
+            .find(|k| k.name.eq_ignore_ascii_case(&u.key))
+            .ok_or(format!(
+                "key '{}' is missing from vault '{}'",
+                u.key, vault.name
+            ))?;
+        let version = u.version.unwrap_or_default();
+        if !key
+            .versions
+            .iter()
+            .any(|v| v.id.eq_ignore_ascii_case(&version))
+        {
+            return Err(format!(
+                "key version {version} of '{}' is missing",
+                key.name
+            ));
+        }
+        Ok(())
+    };
+
+    // Disk encryption sets.
+    let des_dir = root.join("diskEncryptionSets");
+    let mut sets: Vec<DesRecord> = Vec::new();
+    for name in fsio::list_entries(&des_dir).unwrap_or_default() {
+        let path = des_dir.join(&name);
+        let Some(des) = load::<DesRecord>(&path, &mut r) else {
+            continue;
+        };
+        r.sets += 1;
+        if let Err(e) = key_state(&des.active_key.key_url) {
+            r.problem(&path, format!("active key: {e}"));
+        }
+        if !des.previous_keys.is_empty() {
+            r.note(
+                &path,
+                "a rotation is unfinished (the next command that opens the store finishes it)",
+            );
+        }
+        sets.push(des);
+    }
+    leftovers(&des_dir, &mut r);
+
+    // Disks and snapshots.
+    for (dir_name, is_snapshot) in [("disks", false), ("snapshots", true)] {
+        let dir = root.join(dir_name);
+        leftovers(&dir, &mut r);
+        for name in fsio::list_entries(&dir).unwrap_or_default() {
+            let vdir = dir.join(&name);
+            let Some(rec) = load::<VolumeRecord>(&vdir.join("volume.json"), &mut r) else {
+                continue;
+            };
+            if is_snapshot {
+                r.snapshots += 1
+            } else {
+                r.disks += 1
+            }
+            let data = vdir.join("data");
+            match std::fs::metadata(&data) {
+                Err(e) => r.problem(&data, format!("data file missing: {e}")),
+                Ok(m) if m.len() != rec.size_bytes => r.problem(
+                    &data,
+                    format!(
+                        "data file is {} bytes, the record says {}",
+                        m.len(),
+                        rec.size_bytes
+                    ),
+                ),
+                Ok(_) => {}
+            }
+            check_volume_key(
+                &rec,
+                &vdir.join("volume.json"),
+                platform_key.as_ref(),
+                &sets,
+                &key_state,
+                &mut r,
+            );
+        }
+    }
+    r
+}
+
+fn check_volume_key(
+    rec: &VolumeRecord,
+    path: &Path,
+    platform: Option<&KeyPair>,
+    sets: &[DesRecord],
+    key_state: &dyn Fn(&str) -> Result<(), String>,
+    r: &mut Report,
+) {
+    use base64ct::{Base64, Encoding};
+    let Ok(wrapped) = Base64::decode_vec(&rec.key.wrapped_dek) else {
+        return r.problem(path, "the wrapped key is not valid base64");
+    };
+    match &rec.key.kek {
+        Kek::Platform => {
+            if let Some(pk) = platform {
+                match pk.unwrap_key(&wrapped) {
+                    Ok(dek) if dek.check_value() == rec.key.dek_check => {}
+                    Ok(_) => r.problem(
+                        path,
+                        "the unwrapped data key does not match its check value",
+                    ),
+                    Err(e) => r.problem(
+                        path,
+                        format!("the data key does not unwrap with the platform key: {e}"),
+                    ),
+                }
+            }
+        }
+        Kek::Customer { key_url } => {
+            if let Err(e) = key_state(key_url) {
+                r.problem(path, format!("wrapping key: {e}"));
+            }
+            let set_known = rec.disk_encryption_set_id.as_deref().is_some_and(|id| {
+                sets.iter()
+                    .any(|s| super::views::des_id(s).eq_ignore_ascii_case(id))
+            });
+            if !set_known {
+                r.problem(path, "its disk encryption set is missing");
+            }
+        }
+    }
+}
