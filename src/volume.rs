@@ -193,19 +193,21 @@ impl Volume {
     /// Reads whole sectors `[first, first + buf.len()/SECTOR)` and decrypts them; holes and
     /// bytes past the end of the file read as zeros.
     fn read_sectors(&self, cipher: &SectorCipher, first: u64, buf: &mut [u8]) -> Result<()> {
-        let mut done = 0;
-        while done < buf.len() {
-            let n = self
-                .file
-                .read_at(&mut buf[done..], first * SECTOR + done as u64)
-                .ctx(|| format!("read {}", self.name))?;
-            if n == 0 {
-                buf[done..].fill(0);
-                break;
-            }
-            done += n;
-        }
+        // Each thread reads its share of the ciphertext and decrypts it: a large request's
+        // backing-file read and decryption overlap across cores.
         par_sectors(first, buf, |at, chunk| {
+            let mut done = 0;
+            while done < chunk.len() {
+                let n = self
+                    .file
+                    .read_at(&mut chunk[done..], at * SECTOR + done as u64)
+                    .ctx(|| format!("read {}", self.name))?;
+                if n == 0 {
+                    chunk[done..].fill(0);
+                    break;
+                }
+                done += n;
+            }
             for (i, sector) in chunk.chunks_exact_mut(SECTOR_SIZE).enumerate() {
                 if sector.iter().all(|&b| b == 0) {
                     continue; // a hole: never written, or discarded
