@@ -18,16 +18,20 @@ ssefs() { "$SSEFS" "$@"; }
 cleanup() {
   local status=$?
   set +e
-  for ((i = ${#INNER_MOUNTS[@]} - 1; i >= 0; i--)); do
-    mountpoint -q "${INNER_MOUNTS[i]}" && umount "${INNER_MOUNTS[i]}"
+  # Two passes: filesystems on loop devices over ssefs disks must go before the ssefs mount,
+  # and a store on a loop-mounted filesystem after it.
+  for pass in 1 2; do
+    for ((i = ${#INNER_MOUNTS[@]} - 1; i >= 0; i--)); do
+      mountpoint -q "${INNER_MOUNTS[i]}" && umount "${INNER_MOUNTS[i]}" 2>/dev/null
+    done
+    for l in "${LOOPS[@]}"; do
+      losetup "$l" >/dev/null 2>&1 && losetup -d "$l" 2>/dev/null
+    done
+    if [ $pass = 1 ] && grep -q " $MNT " /proc/mounts; then
+      "$SSEFS" unmount "$MNT" || umount -l "$MNT"
+    fi
+    [ $pass = 1 ] && pkill -9 -f "ssefs mount $MNT" 2>/dev/null
   done
-  for l in "${LOOPS[@]}"; do
-    losetup "$l" >/dev/null 2>&1 && losetup -d "$l"
-  done
-  if grep -q " $MNT " /proc/mounts; then
-    "$SSEFS" unmount "$MNT" || umount -l "$MNT"
-  fi
-  pkill -9 -f "ssefs mount $MNT" 2>/dev/null
   rm -rf "$WORK"
   if [ $status -ne 0 ]; then echo "FAIL: $(basename "$0") case $CASE" >&2; fi
   exit $status
