@@ -25,7 +25,8 @@ for variant in buffered direct; do
   if [ $variant = direct ]; then disk=fs2; opts=(--direct-io=on); fi
 
   case_ "$variant loop: mkfs.ext4, mount, write a tree of files"
-  dev=$(attach_loop "$MNT/disks/$disk" "${opts[@]}")
+  attach_loop "$MNT/disks/$disk" "${opts[@]}"
+  dev=$LOOP
   mkfs.ext4 -q -F "$dev"
   mount_inner "$dev" "$WORK/fs-$variant"
   make_tree "$WORK/fs-$variant" $variant
@@ -35,7 +36,8 @@ for variant in buffered direct; do
   case_ "$variant loop: unmount ssefs, mount again, loop-mount again, every file intact"
   unmount_store
   mount_store
-  dev=$(attach_loop "$MNT/disks/$disk" "${opts[@]}")
+  attach_loop "$MNT/disks/$disk" "${opts[@]}"
+  dev=$LOOP
   mount_inner "$dev" "$WORK/fs-$variant"
   verify_tree "$WORK/fs-$variant" $variant
   umount_inner "$WORK/fs-$variant"
@@ -43,7 +45,8 @@ for variant in buffered direct; do
 done
 
 case_ "fstrim on the loop-mounted filesystem reduces the data file's allocated blocks"
-dev=$(attach_loop "$MNT/disks/fs1")
+attach_loop "$MNT/disks/fs1"
+dev=$LOOP
 mount_inner "$dev" "$WORK/trim"
 head -c $((64 << 20)) /dev/urandom >"$WORK/trim/filler"
 sync

@@ -6,7 +6,8 @@
 case_ "a store on a 96 MiB filesystem"
 truncate -s 96M "$WORK/small.img"
 mkfs.ext4 -q -F "$WORK/small.img"
-dev=$(attach_loop "$WORK/small.img")
+attach_loop "$WORK/small.img"
+dev=$LOOP
 mount_inner "$dev" "$WORK/small"
 export SSEFS_STORE="$WORK/small/store"
 ssefs disk create -n d -g rg --size-gb 1 -o none

@@ -46,14 +46,13 @@ assert_eq() { [ "$1" = "$2" ] || fail "${3:-values differ}: '$1' != '$2'"; }
 mount_store() { ssefs mount "$MNT"; }
 unmount_store() { ssefs unmount "$MNT"; }
 
-# attach_loop FILE [losetup options]: attaches a loop device and records it for cleanup.
+# attach_loop FILE [losetup options]: attaches a loop device, records it for cleanup and sets
+# LOOP to its name (not echoed: a $(...) subshell would lose the record).
 attach_loop() {
   local file=$1
   shift
-  local dev
-  dev=$(losetup --find --show "$@" "$file")
-  LOOPS+=("$dev")
-  echo "$dev"
+  LOOP=$(losetup --find --show "$@" "$file")
+  LOOPS+=("$LOOP")
 }
 detach_loop() {
   losetup -d "$1"
