@@ -15,6 +15,11 @@ pub fn warn(msg: &str) {
     eprintln!("ssefs: warning: {msg}");
 }
 
+/// Whether `--debug` is on (check it before formatting a line on a hot path).
+pub fn debug_enabled() -> bool {
+    DEBUG.load(Ordering::Relaxed)
+}
+
 /// A line shown only with `--debug`.
 pub fn debug(msg: &str) {
     if DEBUG.load(Ordering::Relaxed) {
