@@ -35,4 +35,28 @@ if head -c 1 "$MNT/disks/bad" >/dev/null 2>"$WORK/err"; then fail "read a damage
 grep -q "Input/output error\|No such file" "$WORK/err" || fail "$(cat "$WORK/err")"
 cmp <(head -c 1M "$MNT/snapshots/snap") <(head -c 1M /dev/zero) || fail "snapshot does not serve"
 unmount_store
+
+case_ "a corrupted, then a missing vault key file: only the disks under that key fail, naming it"
+ssefs keyvault create -n kvd -g rg --enable-purge-protection true -o none
+ssefs keyvault key create --vault-name kvd -n k -o none
+url=$(ssefs keyvault key show --vault-name kvd -n k --query key.kid -o tsv)
+ssefs disk-encryption-set create -n dd -g rg --key-url "$url" -o none
+pid=$(ssefs disk-encryption-set show -n dd --query identity.principalId -o tsv)
+ssefs keyvault set-policy -n kvd --object-id "$pid" --key-permissions get wrapkey unwrapkey -o none
+ssefs disk create -n cmk -g rg --disk-encryption-set dd --size-gb 1 -o none
+pem="$SSEFS_STORE/vaults/kvd/keys/k/${url##*/}.pem"
+echo "-----BEGIN PRIVATE KEY-----" >"$pem"
+if ssefs check >"$WORK/out"; then fail "check passed a corrupted key file"; fi
+grep -q "${url##*/}.pem: not a valid RSA private key" "$WORK/out" || fail "$(cat "$WORK/out")"
+if ssefs snapshot create -n s2 -g rg --source cmk 2>"$WORK/err"; then fail "used a corrupted key"; fi
+grep -q "${url##*/}.pem" "$WORK/err" || fail "the error does not name the key file: $(cat "$WORK/err")"
+rm -f "$pem"
+if ssefs check >"$WORK/out"; then fail "check passed a missing key file"; fi
+grep -q "${url##*/}.pem: key version file cannot be read" "$WORK/out" || fail "$(cat "$WORK/out")"
+mount_store
+dd if="$WORK/data" of="$MNT/disks/good" bs=1M conv=notrunc,fsync status=none
+cmp <(head -c 1M "$MNT/disks/good") "$WORK/data" || fail "a platform-key disk stopped serving"
+if head -c 1 "$MNT/disks/cmk" >/dev/null 2>&1; then fail "read a disk whose key file is gone"; fi
+grep -q "cmk: open: .*${url##*/}.pem" "$SSEFS_STORE/daemon.log" || fail "the daemon's log does not name the key file"
+unmount_store
 echo "ok"

@@ -93,4 +93,30 @@ for round in $(seq 1 5); do
 done
 ssefs check >"$WORK/check" || fail "check after killed snapshots: $(cat "$WORK/check")"
 ! ls -a "$SSEFS_STORE/snapshots" | grep -q '^\.tmp-' || fail "a half-made snapshot was left behind"
+
+case_ "kill -9 of the CLI in the middle of a key switch and of a deletion: before or after, never between"
+for round in $(seq 1 "$KILLS"); do
+  ssefs disk create -n sw$round -g rg --size-gb 1 -o none
+  ssefs disk update -n sw$round --disk-encryption-set dk -o none &
+  cli=$!
+  sleep "0.0$((RANDOM % 10))"
+  kill -9 "$cli" 2>/dev/null || true
+  wait "$cli" 2>/dev/null || true
+  type=$(ssefs disk show -n sw$round --query encryption.type -o tsv)
+  case "$type" in
+    EncryptionAtRestWithPlatformKey | EncryptionAtRestWithCustomerKey) ;;
+    *) fail "sw$round: encryption '$type'" ;;
+  esac
+  ssefs disk delete -n sw$round &
+  cli=$!
+  sleep "0.0$((RANDOM % 10))"
+  kill -9 "$cli" 2>/dev/null || true
+  wait "$cli" 2>/dev/null || true
+done
+ssefs check >"$WORK/check" || fail "check after killed CLI commands: $(cat "$WORK/check")"
+mount_store
+for d in $(ls "$MNT/disks" | grep '^sw'); do
+  assert_eq "$($FDIO open "$MNT/disks/$d" r)" OK "open $d"
+done
+unmount_store
 echo "ok"
