@@ -161,4 +161,34 @@ echo go >"$C/keyvaults/kv1/keys/k2/rotate"
 assert_eq "$(cat "$C/disk-encryption-sets/des2/key-url")" "$(cat "$C/keyvaults/kv1/keys/k2/kid")"
 
 unmount_store
+
+case_ "no DEK or private-key material in the daemon's log or the audit log"
+python3 - "$SSEFS_STORE" <<'PY' || fail "a secret leaked"
+import base64, glob, json, os, sys
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding
+store = sys.argv[1]
+secrets = []
+for rec_path in glob.glob(f"{store}/disks/*/volume.json") + glob.glob(f"{store}/snapshots/*/volume.json"):
+    rec = json.load(open(rec_path))
+    kek = rec["key"]["kek"]
+    if kek["type"] == "platform":
+        pem = f"{store}/platform-key.pem"
+    else:
+        parts = kek["keyUrl"].split("/")
+        pem = f"{store}/vaults/{parts[2].split('.')[0]}/keys/{parts[4]}/{parts[5]}.pem"
+    key = serialization.load_pem_private_key(open(pem, "rb").read(), password=None)
+    dek = key.decrypt(base64.b64decode(rec["key"]["wrappedDek"]),
+                      padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None))
+    secrets += [dek[:16], dek.hex()[:32].encode(), base64.b64encode(dek)[:24]]
+for pem in glob.glob(f"{store}/vaults/*/keys/*/*.pem") + [f"{store}/platform-key.pem"]:
+    lines = [l for l in open(pem).read().splitlines() if not l.startswith("-----")]
+    secrets.append(lines[len(lines) // 2].encode())
+logs = [f"{store}/daemon.log"] + glob.glob(f"{store}/vaults/*/audit.log")
+for log in logs:
+    data = open(log, "rb").read()
+    for s in secrets:
+        assert s not in data, f"secret in {log}"
+print(f"      {len(secrets)} secrets searched for in {len(logs)} logs")
+PY
 echo "ok"
