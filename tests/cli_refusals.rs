@@ -13,6 +13,26 @@ fn vault(env: &Env, name: &str, extra: &[&str]) {
     env.ok(&args);
 }
 
+/// `keyvault key set-attributes --version V --enabled true|false`.
+fn set_version_enabled(env: &Env, vault: &str, key: &str, version: &str, enabled: bool) {
+    let enabled = enabled.to_string();
+    env.ok(&[
+        "keyvault",
+        "key",
+        "set-attributes",
+        "--vault-name",
+        vault,
+        "-n",
+        key,
+        "--version",
+        version,
+        "--enabled",
+        &enabled,
+        "-o",
+        "none",
+    ]);
+}
+
 fn key_url(env: &Env, vault: &str, key: &str) -> String {
     env.ok(&[
         "keyvault",
@@ -751,21 +771,7 @@ fn revocation_blocks_use_with_the_reason() {
     let version = cmk.key_url.rsplit('/').next().unwrap().to_string();
 
     // Disabled key version.
-    env.ok(&[
-        "keyvault",
-        "key",
-        "set-attributes",
-        "--vault-name",
-        "kv-rev",
-        "-n",
-        "k",
-        "--version",
-        &version,
-        "--enabled",
-        "false",
-        "-o",
-        "none",
-    ]);
+    set_version_enabled(&env, "kv-rev", "k", &version, false);
     let err = env.fails(
         &["snapshot", "create", "-n", "s", "-g", "rg", "--source", "d"],
         1,
@@ -791,21 +797,7 @@ fn revocation_blocks_use_with_the_reason() {
         1,
         "disabled",
     );
-    env.ok(&[
-        "keyvault",
-        "key",
-        "set-attributes",
-        "--vault-name",
-        "kv-rev",
-        "-n",
-        "k",
-        "--version",
-        &version,
-        "--enabled",
-        "true",
-        "-o",
-        "none",
-    ]);
+    set_version_enabled(&env, "kv-rev", "k", &version, true);
 
     // Soft-deleted key.
     env.ok(&[
@@ -896,21 +888,7 @@ fn revocation_blocks_use_with_the_reason() {
         "-o",
         "tsv",
     ]);
-    env.ok(&[
-        "keyvault",
-        "key",
-        "set-attributes",
-        "--vault-name",
-        "kv-rev",
-        "-n",
-        "k",
-        "--version",
-        &version,
-        "--enabled",
-        "false",
-        "-o",
-        "none",
-    ]);
+    set_version_enabled(&env, "kv-rev", "k", &version, false);
     let err = env.fails(
         &[
             "disk-encryption-set",
@@ -936,21 +914,7 @@ fn revocation_blocks_use_with_the_reason() {
         "previousKeys[].keyUrl",
     ]);
     assert_eq!(prev, serde_json::json!([cmk.key_url]));
-    env.ok(&[
-        "keyvault",
-        "key",
-        "set-attributes",
-        "--vault-name",
-        "kv-rev",
-        "-n",
-        "k",
-        "--version",
-        &version,
-        "--enabled",
-        "true",
-        "-o",
-        "none",
-    ]);
+    set_version_enabled(&env, "kv-rev", "k", &version, true);
     // Any later command finishes the rotation.
     let prev = env.json(&[
         "disk-encryption-set",
