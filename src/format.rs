@@ -176,6 +176,16 @@ pub enum VolumeKind {
     Snapshot,
 }
 
+impl VolumeKind {
+    /// The resource kind of this volume kind (for names, ids and messages).
+    pub fn resource_kind(self) -> crate::ids::Kind {
+        match self {
+            VolumeKind::Disk => crate::ids::Kind::Disk,
+            VolumeKind::Snapshot => crate::ids::Kind::Snapshot,
+        }
+    }
+}
+
 /// The two encryption types a disk can have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum EncryptionType {

@@ -13,7 +13,7 @@ use parking_lot::Mutex;
 
 use super::{Service, views};
 use crate::error::{Error, Result};
-use crate::format::{Kek, VolumeKind, VolumeRecord};
+use crate::format::{Kek, VolumeRecord};
 use crate::ids::{KeyUrl, Kind};
 use crate::log;
 use crate::volume::Volume;
@@ -136,7 +136,7 @@ impl Service {
 
     /// The open volume of a resource, if the mount has it open.
     pub(super) fn open_volume_of(&self, rec: &VolumeRecord) -> Option<Arc<Volume>> {
-        let k = key(kind_of(rec), &rec.name);
+        let k = key(rec.kind.resource_kind(), &rec.name);
         self.open.table.lock().get(&k).map(|e| e.volume.clone())
     }
 
@@ -189,7 +189,7 @@ impl Service {
 
     /// `managedBy` of a resource: set while the mount has it open.
     pub(super) fn managed_by(&self, rec: &VolumeRecord) -> Option<String> {
-        (self.open.handles(kind_of(rec), &rec.name) > 0).then(|| {
+        (self.open.handles(rec.kind.resource_kind(), &rec.name) > 0).then(|| {
             format!(
                 "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Compute/virtualMachines/{MANAGED_BY_VM}",
                 rec.subscription_id, rec.resource_group
@@ -206,12 +206,5 @@ impl Service {
             ))),
             None => Ok(()),
         }
-    }
-}
-
-fn kind_of(rec: &VolumeRecord) -> Kind {
-    match rec.kind {
-        VolumeKind::Disk => Kind::Disk,
-        VolumeKind::Snapshot => Kind::Snapshot,
     }
 }

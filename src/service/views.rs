@@ -190,11 +190,12 @@ pub fn des(rec: &DesRecord) -> Value {
 
 /// The resource id of a disk or snapshot.
 pub fn volume_id(rec: &VolumeRecord) -> String {
-    let kind = match rec.kind {
-        VolumeKind::Disk => Kind::Disk,
-        VolumeKind::Snapshot => Kind::Snapshot,
-    };
-    ResourceId::format(&rec.subscription_id, &rec.resource_group, kind, &rec.name)
+    ResourceId::format(
+        &rec.subscription_id,
+        &rec.resource_group,
+        rec.kind.resource_kind(),
+        &rec.name,
+    )
 }
 
 /// The tier az shows for a SKU.

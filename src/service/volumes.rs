@@ -70,13 +70,6 @@ fn volume_kind(kind: Kind) -> VolumeKind {
     }
 }
 
-fn kind_of(rec: &VolumeRecord) -> Kind {
-    match rec.kind {
-        VolumeKind::Disk => Kind::Disk,
-        VolumeKind::Snapshot => Kind::Snapshot,
-    }
-}
-
 fn canonical_sku(sku: &str, allowed: &[&str]) -> Result<String> {
     allowed
         .iter()
@@ -163,7 +156,7 @@ impl Service {
     }
 
     pub(super) fn save_volume(&self, rec: &VolumeRecord) -> Result<()> {
-        let dir = self.volume_dir(kind_of(rec), &rec.name)?;
+        let dir = self.volume_dir(rec.kind.resource_kind(), &rec.name)?;
         fsio::write_json(&dir.join("volume.json"), rec, 0o600)
     }
 
@@ -425,7 +418,7 @@ impl Service {
             rec.source_resource_id = Some(views::volume_id(src));
         }
         let source_data = match &source {
-            Some(src) => Some(self.data_path(kind_of(src), &src.name)?),
+            Some(src) => Some(self.data_path(src.kind.resource_kind(), &src.name)?),
             None => None,
         };
         self.materialise(kind, &rec, source_data.as_deref())?;
