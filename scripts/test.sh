@@ -50,9 +50,12 @@ for t in tests/sh/[0-9]*.sh; do
   record "$t" $?
 done
 
-# Nothing may be left mounted or attached by a test.
-leftover_mounts=$(grep -c '^ssefs:' /proc/mounts || true)
-leftover_loops=$(losetup -n -O BACK-FILE 2>/dev/null | grep -c . || true)
+# Nothing may be left mounted or attached by a test. Only the suite's own scratch directories
+# count (tests/sh/lib.sh makes them as /tmp/ssefs-test.*; the Rust tests use /tmp/.tmp*):
+# another ssefs mount or loop device on the machine is not ours to judge.
+ours='(/tmp/ssefs-test\.|/tmp/\.tmp)'
+leftover_mounts=$(awk '$1 ~ /^ssefs:/ {print $1, $2}' /proc/mounts | grep -cE "$ours" || true)
+leftover_loops=$(losetup -n -O BACK-FILE 2>/dev/null | grep -cE "$ours" || true)
 if [ "$leftover_mounts" -ne 0 ] || [ "$leftover_loops" -ne 0 ]; then
   record "no leftover mounts or loop devices ($leftover_mounts mounts, $leftover_loops loops)" 1
 else

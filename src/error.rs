@@ -54,8 +54,12 @@ pub enum Error {
     Crypto(String),
 
     /// A command already run by the mount daemon: what it printed and its exit code.
-    #[error("{}", .0.stderr.trim_end())]
-    Forwarded(crate::daemon::remote::Reply),
+    #[error("{}", .stderr.trim_end())]
+    Forwarded {
+        code: i32,
+        stdout: String,
+        stderr: String,
+    },
 
     /// An operating-system error, with what we were doing.
     #[error("{context}: {source}")]
@@ -115,7 +119,7 @@ impl Error {
             Error::Corrupt { .. } => libc::EIO,
             Error::Crypto(_) => libc::EIO,
             Error::Io { source, .. } => source.raw_os_error().unwrap_or(libc::EIO),
-            Error::Forwarded(_) => libc::EIO,
+            Error::Forwarded { .. } => libc::EIO,
         }
     }
 
@@ -133,7 +137,7 @@ impl Error {
             Error::Corrupt { .. } => "CorruptStore",
             Error::Crypto(_) => "CryptoError",
             Error::Io { .. } => "IOError",
-            Error::Forwarded(_) => "Forwarded",
+            Error::Forwarded { .. } => "Forwarded",
         }
     }
 
@@ -142,7 +146,7 @@ impl Error {
         match self {
             Error::NotFound { .. } => 3,
             Error::InvalidArgument(_) => 2,
-            Error::Forwarded(reply) => reply.code,
+            Error::Forwarded { code, .. } => *code,
             Error::AlreadyExists { .. }
             | Error::NotAllowed(_)
             | Error::KeyDisabled { .. }

@@ -244,4 +244,30 @@ pub struct VolumeRecord {
     pub create_option: String,
     pub source_resource_id: Option<String>,
     pub key: WrappedKey,
+    /// A change begun but not finished (absent when there is none, so records written before
+    /// this field existed read unchanged). The store finishes it when it is next opened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<PendingChange>,
+}
+
+/// A multi-step change of a volume, recorded before its first step so that a crash at any
+/// point can be finished (see `docs/FORMAT.md`, "Interrupted changes").
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "type", deny_unknown_fields)]
+pub enum PendingChange {
+    /// The disk grows from `fromBytes` to the record's `sizeBytes`: the data file may still
+    /// have its old length (the missing tail reads as zeros either way).
+    #[serde(rename_all = "camelCase")]
+    Resize { from_bytes: u64 },
+    /// The disk moves to a fresh DEK, `key`, wrapped by its new protector: its data is being
+    /// re-encrypted from `data` into `data.rekey`. Until `copied` is true the old key and data
+    /// stay authoritative; once it is, `data.rekey` (if still present) replaces `data` and
+    /// `key` replaces the record's key.
+    #[serde(rename_all = "camelCase")]
+    Rekey {
+        key: WrappedKey,
+        encryption_type: EncryptionType,
+        disk_encryption_set_id: Option<String>,
+        copied: bool,
+    },
 }

@@ -185,21 +185,26 @@ pub fn list_entries(parent: &Path) -> Result<Vec<String>> {
     Ok(names)
 }
 
-/// Removes leftovers of interrupted writes (`.tmp-*` files and directories) in `dir`.
+/// Removes leftovers of interrupted writes (`.tmp-*` files and directories) in `dir` and in
+/// every directory below it: a temporary may hold a private key (`vaults/V/keys/K/.tmp-*`), so
+/// none may outlive the next open of the store. Symbolic links are not followed.
 pub fn remove_temporaries(dir: &Path) -> Result<()> {
     let rd = match fs::read_dir(dir) {
         Ok(rd) => rd,
         Err(_) => return Ok(()),
     };
     for entry in rd.flatten() {
+        let path = entry.path();
+        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
         if entry.file_name().to_string_lossy().starts_with(TMP_PREFIX) {
-            let path = entry.path();
-            let removed = if path.is_dir() {
+            let removed = if is_dir {
                 fs::remove_dir_all(&path)
             } else {
                 fs::remove_file(&path)
             };
             removed.ctx(|| format!("remove leftover {}", path.display()))?;
+        } else if is_dir {
+            remove_temporaries(&path)?;
         }
     }
     Ok(())
@@ -235,6 +240,25 @@ impl FileLock {
     /// Takes the lock if nobody holds it; `None` otherwise.
     pub fn try_exclusive(path: &Path) -> Result<Option<Self>> {
         Self::take(path, false)
+    }
+
+    /// Whether somebody holds the lock on an existing file, without creating it: a probe
+    /// must leave no trace (a fresh store directory stays empty).
+    pub fn is_held(path: &Path) -> Result<bool> {
+        let file = match OpenOptions::new().read(true).open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(Error::io(format!("open lock file {}", path.display()), e)),
+        };
+        // SAFETY: flock on an open descriptor; a shared probe conflicts with an exclusive holder.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) } == 0 {
+            return Ok(false);
+        }
+        let err = std::io::Error::last_os_error();
+        if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
+            return Ok(true);
+        }
+        Err(Error::io(format!("lock {}", path.display()), err))
     }
 
     fn take(path: &Path, wait: bool) -> Result<Option<Self>> {

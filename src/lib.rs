@@ -18,6 +18,7 @@
 
 pub mod cli;
 pub mod clock;
+pub mod config;
 pub mod control;
 pub mod crypto;
 pub mod daemon;

@@ -6,8 +6,24 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let raw_args: Vec<String> = std::env::args().skip(1).collect();
-    let reply = ssefs::cli::Cli::parse().run(raw_args);
+    // Arguments are names, ids, paths and values, all text: one that is not UTF-8 is a usage
+    // error with a message, not a panic with a backtrace.
+    let mut raw_args = Vec::new();
+    for arg in std::env::args_os().skip(1) {
+        match arg.into_string() {
+            Ok(a) => raw_args.push(a),
+            Err(bad) => {
+                eprintln!(
+                    "(InvalidArgument) the argument {} is not valid UTF-8",
+                    bad.to_string_lossy()
+                );
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let reply =
+        ssefs::cli::Cli::parse_from(std::iter::once("ssefs".to_string()).chain(raw_args.clone()))
+            .run(raw_args);
     // A closed pipe (`| head`) is not an error worth a message.
     let _ = std::io::stdout().lock().write_all(reply.stdout.as_bytes());
     let _ = std::io::stderr().lock().write_all(reply.stderr.as_bytes());

@@ -9,6 +9,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::clock;
+use crate::config::Config;
 use crate::crypto::KeyPair;
 use crate::error::{Error, IoContext, Result};
 use crate::format::{RECORD_VERSION, STORE_TAG, StoreRecord, Versioned};
@@ -19,14 +20,24 @@ use crate::vault::Vaults;
 /// Location given to resources created without `-l` and without a set to inherit one from.
 pub const DEFAULT_LOCATION: &str = "eastus";
 
-/// Entries a directory may already hold when it is turned into a store.
-const INIT_TOLERATED: &[&str] = &["lock", "platform-key.pem"];
+/// Entries a directory may already hold when it is turned into a store: the store lock, a
+/// platform key from an interrupted initialisation, and what a mount daemon started on an
+/// empty directory creates before it opens the store.
+const INIT_TOLERATED: &[&str] = &[
+    "lock",
+    "platform-key.pem",
+    "daemon.lock",
+    "daemon.log",
+    "daemon.json",
+    "daemon.sock",
+];
 
 /// An open, locked store.
 pub struct Store {
     root: PathBuf,
     _lock: FileLock,
     record: StoreRecord,
+    config: Config,
     vaults: Vaults,
 }
 
@@ -72,14 +83,13 @@ impl Store {
         } else {
             Self::initialise(root)?
         };
-        for dir in ["disks", "snapshots", "diskEncryptionSets", "vaults"] {
-            fsio::remove_temporaries(&root.join(dir))?;
-        }
         fsio::remove_temporaries(root)?;
+        let config = Config::load(root)?;
         Ok(Store {
             root: root.to_path_buf(),
             _lock: lock,
             record,
+            config,
             vaults: Vaults::new(root.join("vaults")),
         })
     }
@@ -132,6 +142,18 @@ impl Store {
     pub fn save_record(&mut self, rec: StoreRecord) -> Result<()> {
         fsio::write_json(&self.root.join("store.json"), &rec, 0o600)?;
         self.record = rec;
+        Ok(())
+    }
+
+    /// The store's settings.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Replaces the store's settings.
+    pub fn save_config(&mut self, config: Config) -> Result<()> {
+        config.save(&self.root)?;
+        self.config = config;
         Ok(())
     }
 

@@ -82,6 +82,129 @@ where
     })
 }
 
+/// Bytes re-encrypted per step by [`reencrypt_file`].
+const REENCRYPT_CHUNK: usize = 1 << 20;
+
+/// Re-encrypts the data file `src` (sectors under `old`) into a new file `dst` under `new`,
+/// for a volume of `len` bytes: holes stay holes (only the data extents are read), `dst` ends
+/// `len` bytes long and is fsynced. Plaintext exists only in a buffer wiped on return.
+pub fn reencrypt_file(
+    src: &Path,
+    dst: &Path,
+    len: u64,
+    old: &DataKey,
+    new: &DataKey,
+) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let input = File::open(src).ctx(|| format!("open {}", src.display()))?;
+    let output = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(dst)
+        .ctx(|| format!("create {}", dst.display()))?;
+    let from = SectorCipher::new(old)?;
+    let to = SectorCipher::new(new)?;
+    let src_len = input
+        .metadata()
+        .ctx(|| format!("stat {}", src.display()))?
+        .len()
+        .min(len);
+    let mut buf = zeroize::Zeroizing::new(vec![0u8; REENCRYPT_CHUNK]);
+    let mut pos = 0u64;
+    while pos < src_len {
+        let Some((data, hole)) =
+            next_extent(&input, pos).ctx(|| format!("find the data of {}", src.display()))?
+        else {
+            break;
+        };
+        let mut at = data / SECTOR * SECTOR;
+        let end = hole.min(src_len).div_ceil(SECTOR) * SECTOR;
+        while at < end {
+            let n = ((end - at) as usize).min(REENCRYPT_CHUNK);
+            let chunk = &mut buf[..n];
+            read_full_at(&input, chunk, at).ctx(|| format!("read {}", src.display()))?;
+            reencrypt_chunk(&from, &to, at / SECTOR, chunk, &output)
+                .ctx(|| format!("write {}", dst.display()))?;
+            at += n as u64;
+        }
+        pos = end.max(hole);
+    }
+    output
+        .set_len(len)
+        .ctx(|| format!("set length of {}", dst.display()))?;
+    output.sync_all().ctx(|| format!("fsync {}", dst.display()))
+}
+
+/// The next data extent `[data, hole)` at or after `pos`, or `None` when only a hole is left.
+fn next_extent(file: &File, pos: u64) -> io::Result<Option<(u64, u64)>> {
+    let fd = file.as_raw_fd();
+    // SAFETY: plain lseek on an open descriptor.
+    let data = unsafe { libc::lseek(fd, pos as libc::off_t, libc::SEEK_DATA) };
+    if data < 0 {
+        let err = io::Error::last_os_error();
+        return if err.raw_os_error() == Some(libc::ENXIO) {
+            Ok(None)
+        } else {
+            Err(err)
+        };
+    }
+    // SAFETY: as above.
+    let hole = unsafe { libc::lseek(fd, data, libc::SEEK_HOLE) };
+    if hole < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(Some((data as u64, hole as u64)))
+}
+
+/// Reads `buf.len()` bytes at `offset`; bytes past the end of the file read as zeros.
+fn read_full_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
+    let mut done = 0;
+    while done < buf.len() {
+        let n = file.read_at(&mut buf[done..], offset + done as u64)?;
+        if n == 0 {
+            buf[done..].fill(0);
+            break;
+        }
+        done += n;
+    }
+    Ok(())
+}
+
+/// Re-encrypts the sectors of `chunk` (starting at sector `first`) in place and writes each
+/// run of written sectors to `out`; all-zero sectors are holes and stay unwritten.
+fn reencrypt_chunk(
+    from: &SectorCipher,
+    to: &SectorCipher,
+    first: u64,
+    chunk: &mut [u8],
+    out: &File,
+) -> io::Result<()> {
+    let to_io = |e: Error| io::Error::other(e.to_string());
+    let sectors = chunk.len() / SECTOR_SIZE;
+    let mut run_start: Option<usize> = None;
+    for i in 0..=sectors {
+        let is_data = i < sectors
+            && chunk[i * SECTOR_SIZE..(i + 1) * SECTOR_SIZE]
+                .iter()
+                .any(|&b| b != 0);
+        if is_data {
+            let sector = &mut chunk[i * SECTOR_SIZE..(i + 1) * SECTOR_SIZE];
+            from.decrypt_sectors(first + i as u64, sector)
+                .map_err(to_io)?;
+            to.encrypt_sectors(first + i as u64, sector)
+                .map_err(to_io)?;
+            run_start.get_or_insert(i);
+        } else if let Some(start) = run_start.take() {
+            out.write_all_at(
+                &chunk[start * SECTOR_SIZE..i * SECTOR_SIZE],
+                (first + start as u64) * SECTOR,
+            )?;
+        }
+    }
+    Ok(())
+}
+
 /// The key of an open volume, or why it is gone.
 enum KeyState {
     /// Boxed: the two AES key schedules are large, and the revoked state small.
@@ -259,7 +382,13 @@ impl Volume {
         let first = offset / SECTOR;
         let end = (offset + len as u64).div_ceil(SECTOR);
         with_scratch(((end - first) * SECTOR) as usize, |buf| {
-            self.write_sectors(data, len, offset, first, end, buf)
+            let result = self.write_sectors(data, len, offset, first, end, buf);
+            if result.is_err() {
+                // The buffer may hold a decrypted edge sector or the caller's plaintext that
+                // never got encrypted: it must not outlive the failed request.
+                buf.zeroize();
+            }
+            result
         })?;
         Ok(len)
     }

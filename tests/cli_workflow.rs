@@ -546,6 +546,25 @@ fn key_lifecycle_versions_attributes_delete_recover_purge() {
         + 8 * 86_400)
         .to_string();
     later.extra_env.push(("SSEFS_NOW".into(), in_8_days));
+    // A store that does not allow a test clock ignores SSEFS_NOW (finding: a release binary
+    // honoured it and purged a key under purge protection), and says so.
+    let refused = later.run(&[
+        "keyvault",
+        "key",
+        "purge",
+        "--vault-name",
+        "kv-life",
+        "-n",
+        "k1",
+    ]);
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("SSEFS_NOW is ignored")
+            && refused.stderr.contains("purge protection"),
+        "{}",
+        refused.stderr
+    );
+    later.ok(&["config", "set", "test-clock", "true"]);
     later.ok(&[
         "keyvault",
         "key",

@@ -66,7 +66,7 @@ fn setup(s: &Service) -> String {
             kty: "RSA".into(),
             size: None,
             protection: "software".into(),
-            pem_file: None,
+            pem: None,
         })
         .unwrap();
     let des = s
@@ -327,4 +327,139 @@ fn auto_rotation_follows_new_key_versions() {
         rec.key.kek,
         ssefs::format::Kek::Customer { key_url: new_url }
     );
+}
+
+/// Finding: a switch kept the DEK that a platform-key snapshot still held, so the platform key
+/// could decrypt everything written after the switch. Now a switch of a shared DEK gives the
+/// disk a fresh DEK and re-encrypts it; the snapshot keeps the old DEK and only its own data.
+#[test]
+fn switching_a_disk_whose_dek_a_snapshot_shares_gives_it_a_fresh_dek() {
+    let env = common::Env::new();
+    let s = Service::open(&env.store()).unwrap();
+    let des_id = setup(&s);
+    s.volume_create(Kind::Disk, &disk("shared", 1, None))
+        .unwrap();
+    let before = pattern(MIB, 7);
+    open(&s, Kind::Disk, "shared", false)
+        .write_at(&before, 0)
+        .unwrap();
+    s.volume_create(
+        Kind::Snapshot,
+        &VolumeArgs {
+            name: "before-switch".into(),
+            resource_group: "rg".into(),
+            source: Some("shared".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let snap_check = s
+        .load_volume(Kind::Snapshot, "before-switch")
+        .unwrap()
+        .key
+        .dek_check;
+    assert_eq!(
+        s.load_volume(Kind::Disk, "shared").unwrap().key.dek_check,
+        snap_check
+    );
+
+    let upd = VolumeUpdate {
+        disk_encryption_set: Some(des_id.clone()),
+        ..Default::default()
+    };
+    s.disk_update("shared", None, &upd).unwrap();
+    let rec = s.load_volume(Kind::Disk, "shared").unwrap();
+    assert_ne!(
+        rec.key.dek_check, snap_check,
+        "the switched disk needs a fresh DEK"
+    );
+    assert!(rec.pending.is_none());
+    assert!(
+        !s.data_path(Kind::Disk, "shared")
+            .unwrap()
+            .with_file_name("data.rekey")
+            .exists()
+    );
+
+    // The old data reads back through the new key; new data is written under it.
+    assert_eq!(read_all(&open(&s, Kind::Disk, "shared", true), MIB), before);
+    let after = pattern(MIB, 99);
+    open(&s, Kind::Disk, "shared", false)
+        .write_at(&after, 0)
+        .unwrap();
+    // With the snapshot's (platform-wrapped) DEK, the disk's ciphertext no longer decrypts.
+    let snap_dek = s.volume_key(Kind::Snapshot, "before-switch").unwrap();
+    let wrong = Volume::open(
+        &s.data_path(Kind::Disk, "shared").unwrap(),
+        rec.size_bytes,
+        snap_dek,
+        true,
+        "shared",
+    )
+    .unwrap();
+    assert_ne!(read_all(&wrong, MIB), after);
+    // The snapshot still holds what it held.
+    assert_eq!(
+        read_all(&open(&s, Kind::Snapshot, "before-switch", true), MIB),
+        before
+    );
+    drop(s);
+    let report = ssefs::service::check::check(&env.store());
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+
+    // A disk nobody shares keeps its DEK and is only re-wrapped (its ciphertext unchanged).
+    let s = Service::open(&env.store()).unwrap();
+    s.volume_create(Kind::Disk, &disk("alone", 1, None))
+        .unwrap();
+    open(&s, Kind::Disk, "alone", false)
+        .write_at(&before, 0)
+        .unwrap();
+    let check_before = s.load_volume(Kind::Disk, "alone").unwrap().key.dek_check;
+    let hash_before = sha256_file(&s.data_path(Kind::Disk, "alone").unwrap());
+    s.disk_update("alone", None, &upd).unwrap();
+    assert_eq!(
+        s.load_volume(Kind::Disk, "alone").unwrap().key.dek_check,
+        check_before
+    );
+    assert_eq!(
+        sha256_file(&s.data_path(Kind::Disk, "alone").unwrap()),
+        hash_before
+    );
+}
+
+/// Finding: a failed `disk update` grew the data file before it found that the set named does
+/// not exist. Everything is validated first now.
+#[test]
+fn a_refused_disk_update_changes_nothing() {
+    let env = common::Env::new();
+    let s = Service::open(&env.store()).unwrap();
+    setup(&s);
+    s.volume_create(Kind::Disk, &disk("d", 1, None)).unwrap();
+    let path = s.data_path(Kind::Disk, "d").unwrap();
+    let upd = VolumeUpdate {
+        size_gb: Some(2),
+        disk_encryption_set: Some("nosuch".into()),
+        ..Default::default()
+    };
+    let err = s.disk_update("d", None, &upd).unwrap_err();
+    assert_eq!(err.exit_code(), 3, "{err}");
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), 1 << 30);
+    assert_eq!(s.load_volume(Kind::Disk, "d").unwrap().size_bytes, 1 << 30);
+    let upd = VolumeUpdate {
+        size_gb: Some(2),
+        sku: Some("NoSuchSku".into()),
+        ..Default::default()
+    };
+    assert!(s.disk_update("d", None, &upd).is_err());
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), 1 << 30);
+    // A valid grow changes both, and leaves no intent behind.
+    let upd = VolumeUpdate {
+        size_gb: Some(2),
+        ..Default::default()
+    };
+    s.disk_update("d", None, &upd).unwrap();
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), 2 << 30);
+    let rec = s.load_volume(Kind::Disk, "d").unwrap();
+    assert_eq!(rec.size_bytes, 2 << 30);
+    assert!(rec.pending.is_none());
 }

@@ -1,11 +1,12 @@
 //! `ssefs disk …` and `ssefs snapshot …`.
 
 use clap::{Args, Subcommand};
+use parking_lot::Mutex;
 use serde_json::Value;
 
 use crate::error::Result;
 use crate::ids::Kind;
-use crate::service::{Service, VolumeArgs, VolumeUpdate};
+use crate::service::{self, Service, VolumeArgs, VolumeUpdate};
 
 /// `-n` (name or id) and `-g`.
 #[derive(Debug, Args)]
@@ -118,7 +119,8 @@ pub enum SnapshotCmd {
 }
 
 impl DiskCmd {
-    pub fn run(self, s: &Service) -> Result<Value> {
+    /// Runs the command; copies and re-encryptions release the service lock while they work.
+    pub fn run(self, shared: &Mutex<Service>) -> Result<Value> {
         match self {
             DiskCmd::Create {
                 name,
@@ -128,7 +130,8 @@ impl DiskCmd {
                 sku,
                 source,
                 encryption,
-            } => s.volume_create(
+            } => service::volume_create_shared(
+                shared,
                 Kind::Disk,
                 &VolumeArgs {
                     name,
@@ -141,18 +144,21 @@ impl DiskCmd {
                     disk_encryption_set: encryption.disk_encryption_set,
                 },
             ),
-            DiskCmd::Show { target } => {
-                s.volume_show(Kind::Disk, &target.name, target.resource_group.as_deref())
-            }
-            DiskCmd::List { resource_group } => {
-                s.volume_list(Kind::Disk, resource_group.as_deref())
-            }
+            DiskCmd::Show { target } => shared.lock().volume_show(
+                Kind::Disk,
+                &target.name,
+                target.resource_group.as_deref(),
+            ),
+            DiskCmd::List { resource_group } => shared
+                .lock()
+                .volume_list(Kind::Disk, resource_group.as_deref()),
             DiskCmd::Update {
                 target,
                 size_gb,
                 sku,
                 encryption,
-            } => s.disk_update(
+            } => service::disk_update_shared(
+                shared,
                 &target.name,
                 target.resource_group.as_deref(),
                 &VolumeUpdate {
@@ -162,15 +168,19 @@ impl DiskCmd {
                     disk_encryption_set: encryption.disk_encryption_set,
                 },
             ),
-            DiskCmd::Delete { target, .. } => {
-                s.volume_delete(Kind::Disk, &target.name, target.resource_group.as_deref())
-            }
+            DiskCmd::Delete { target, .. } => shared.lock().volume_delete(
+                Kind::Disk,
+                &target.name,
+                target.resource_group.as_deref(),
+            ),
         }
     }
 }
 
 impl SnapshotCmd {
-    pub fn run(self, s: &Service) -> Result<Value> {
+    /// Runs the command; copies release the service lock while they work.
+    pub fn run(self, shared: &Mutex<Service>) -> Result<Value> {
+        let s = || shared.lock();
         match self {
             SnapshotCmd::Create {
                 name,
@@ -179,7 +189,8 @@ impl SnapshotCmd {
                 source,
                 sku,
                 encryption,
-            } => s.volume_create(
+            } => service::volume_create_shared(
+                shared,
                 Kind::Snapshot,
                 &VolumeArgs {
                     name,
@@ -192,15 +203,15 @@ impl SnapshotCmd {
                     disk_encryption_set: encryption.disk_encryption_set,
                 },
             ),
-            SnapshotCmd::Show { target } => s.volume_show(
+            SnapshotCmd::Show { target } => s().volume_show(
                 Kind::Snapshot,
                 &target.name,
                 target.resource_group.as_deref(),
             ),
             SnapshotCmd::List { resource_group } => {
-                s.volume_list(Kind::Snapshot, resource_group.as_deref())
+                s().volume_list(Kind::Snapshot, resource_group.as_deref())
             }
-            SnapshotCmd::Delete { target, .. } => s.volume_delete(
+            SnapshotCmd::Delete { target, .. } => s().volume_delete(
                 Kind::Snapshot,
                 &target.name,
                 target.resource_group.as_deref(),

@@ -6,10 +6,12 @@ use clap::{Args, Subcommand};
 use serde_json::Value;
 
 use super::parse_bool;
+use crate::daemon::remote::ClientFiles;
 use crate::error::{Error, Result};
 use crate::ids::KeyUrl;
-use crate::service::{KeyArgs, Service, VaultArgs};
+use crate::service::{ImportedPem, KeyArgs, Service, VaultArgs};
 use crate::vault::VersionSelector;
+use zeroize::Zeroizing;
 
 #[derive(Debug, Subcommand)]
 pub enum KeyvaultCmd {
@@ -199,7 +201,15 @@ pub enum KeyCmd {
 }
 
 impl KeyvaultCmd {
-    pub fn run(self, s: &Service, cwd: &Path) -> Result<Value> {
+    /// The files this command reads (the caller reads them, see [`ClientFiles`]).
+    pub fn files_to_read(&self) -> Vec<&Path> {
+        match self {
+            KeyvaultCmd::Key(KeyCmd::Import { pem_file, .. }) => vec![pem_file.as_path()],
+            _ => Vec::new(),
+        }
+    }
+
+    pub fn run(self, s: &Service, cwd: &Path, files: &ClientFiles) -> Result<Value> {
         match self {
             KeyvaultCmd::Create {
                 name,
@@ -241,13 +251,13 @@ impl KeyvaultCmd {
                 name, object_id, ..
             } => s.vault_delete_policy(&name, &object_id),
             KeyvaultCmd::Audit { name } => s.vault_audit(&name),
-            KeyvaultCmd::Key(cmd) => cmd.run(s, cwd),
+            KeyvaultCmd::Key(cmd) => cmd.run(s, cwd, files),
         }
     }
 }
 
 impl KeyCmd {
-    pub fn run(self, s: &Service, cwd: &Path) -> Result<Value> {
+    pub fn run(self, s: &Service, _cwd: &Path, files: &ClientFiles) -> Result<Value> {
         match self {
             KeyCmd::Create {
                 key,
@@ -260,7 +270,7 @@ impl KeyCmd {
                 kty,
                 size,
                 protection,
-                pem_file: None,
+                pem: None,
             }),
             KeyCmd::Import {
                 key,
@@ -272,7 +282,10 @@ impl KeyCmd {
                 kty: "RSA".into(),
                 size: None,
                 protection,
-                pem_file: Some(cwd.join(pem_file)),
+                pem: Some(ImportedPem {
+                    source: pem_file.display().to_string(),
+                    text: Zeroizing::new(files.get(&pem_file)?.to_string()),
+                }),
             }),
             KeyCmd::Show {
                 vault_name,

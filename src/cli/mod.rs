@@ -2,6 +2,7 @@
 //! module per command group, output through [`output`].
 
 mod account;
+mod config;
 mod des;
 mod disk;
 mod keyvault;
@@ -13,13 +14,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use parking_lot::Mutex;
 
 use crate::daemon::{self, MountArgs, remote};
 use crate::error::{Error, Result};
 use crate::service::Service;
 use crate::store::Store;
 
-pub use remote::Reply;
+pub use remote::{ClientFiles, Reply};
 
 pub use output::OutputFormat;
 
@@ -78,6 +80,9 @@ pub enum Command {
     Unmount(mount::UnmountCmd),
     /// Inspect the store without changing it; report every problem (exit 1 if any).
     Check,
+    /// Store settings: show, get, set and unset them.
+    #[command(subcommand)]
+    Config(config::ConfigCmd),
 }
 
 /// Parses true/false the way az's three-state flags do.
@@ -128,31 +133,64 @@ impl Cli {
     }
 
     fn run_on_store(self, root: &Path, raw_args: Vec<String>) -> Result<String> {
+        let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+        // Files named by arguments are read here, by the caller, never by the daemon: a path
+        // inside the mount, a FIFO or /dev/zero must not stall the daemon.
+        let files = self.read_client_files(&cwd)?;
         let request = remote::Request {
             args: raw_args,
-            cwd: std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")),
+            cwd,
             now: crate::clock::env_override(),
+            files,
         };
         loop {
             if let Some(reply) = remote::forward(root, &request)? {
-                return Err(Error::Forwarded(reply));
+                return Err(Error::Forwarded {
+                    code: reply.code,
+                    stdout: reply.stdout,
+                    stderr: reply.stderr,
+                });
             }
-            if let Some(mut service) = Service::try_open(root)? {
-                return self.execute(&mut service, &request.cwd);
+            if let Some(service) = Service::try_open(root)? {
+                let test_clock = service.store().config().test_clock();
+                if test_clock {
+                    crate::clock::set_override(request.now);
+                } else if request.now.is_some() {
+                    crate::log::warn(crate::clock::IGNORED_WARNING);
+                }
+                return self.execute(&Mutex::new(service), &request.cwd, &request.files);
             }
             // Another command holds the store, or a daemon is starting: try again.
             std::thread::sleep(Duration::from_millis(20));
         }
     }
 
-    /// Runs a store command against `service`; relative paths are taken from `cwd`.
-    pub fn execute(self, service: &mut Service, cwd: &Path) -> Result<String> {
+    /// Reads the files this command's arguments name (bounded, regular files only).
+    fn read_client_files(&self, cwd: &Path) -> Result<ClientFiles> {
+        let mut files = ClientFiles::default();
+        if let Command::Keyvault(cmd) = &self.command {
+            for path in cmd.files_to_read() {
+                files.read(cwd, path)?;
+            }
+        }
+        Ok(files)
+    }
+
+    /// Runs a store command against `service`; relative paths are taken from `cwd`, and files
+    /// the arguments name from `files` (read by the caller).
+    pub fn execute(
+        self,
+        service: &Mutex<Service>,
+        cwd: &Path,
+        files: &ClientFiles,
+    ) -> Result<String> {
         let value = match self.command {
-            Command::Account(cmd) => cmd.run(service)?,
-            Command::Keyvault(cmd) => cmd.run(service, cwd)?,
-            Command::DiskEncryptionSet(cmd) => cmd.run(service)?,
+            Command::Account(cmd) => cmd.run(&mut service.lock())?,
+            Command::Keyvault(cmd) => cmd.run(&service.lock(), cwd, files)?,
+            Command::DiskEncryptionSet(cmd) => cmd.run(&service.lock())?,
             Command::Disk(cmd) => cmd.run(service)?,
             Command::Snapshot(cmd) => cmd.run(service)?,
+            Command::Config(cmd) => cmd.run(&mut service.lock())?,
             Command::Mount(_) | Command::Unmount(_) | Command::Check => {
                 return Err(Error::invalid(
                     "mount, unmount and check cannot run inside the mount daemon",
@@ -209,8 +247,17 @@ fn check(root: &Path) -> Reply {
 
 /// The az-style error line and exit code.
 pub fn error_reply(e: &Error) -> Reply {
-    if let Error::Forwarded(reply) = e {
-        return reply.clone();
+    if let Error::Forwarded {
+        code,
+        stdout,
+        stderr,
+    } = e
+    {
+        return Reply {
+            code: *code,
+            stdout: stdout.clone(),
+            stderr: stderr.clone(),
+        };
     }
     Reply {
         code: e.exit_code(),
@@ -220,7 +267,7 @@ pub fn error_reply(e: &Error) -> Reply {
 }
 
 /// Runs a command forwarded to the mount daemon.
-fn handle_forwarded(service: &mut Service, request: remote::Request) -> Reply {
+fn handle_forwarded(service: &Mutex<Service>, request: remote::Request) -> Reply {
     let argv = std::iter::once("ssefs".to_string()).chain(request.args);
     match Cli::try_parse_from(argv) {
         Err(e) => Reply {
@@ -237,8 +284,8 @@ fn handle_forwarded(service: &mut Service, request: remote::Request) -> Reply {
             },
         },
         Ok(cli) => {
-            crate::log::set_debug(cli.global.debug);
-            match cli.execute(service, &request.cwd) {
+            // The caller's --debug is not the daemon's: it must not switch the daemon's log.
+            match cli.execute(service, &request.cwd, &request.files) {
                 Ok(stdout) => Reply {
                     code: 0,
                     stdout,

@@ -72,6 +72,31 @@ pub fn absolute(path: &Path) -> Result<PathBuf> {
     Ok(out)
 }
 
+/// The path the kernel shows in /proc/mounts for `path`: absolute, with symbolic links resolved
+/// (the last component by reading the link itself, never by stat'ing through it, since a stale
+/// FUSE mount point cannot be stat'ed).
+pub fn resolve_mountpoint(path: &Path) -> Result<PathBuf> {
+    let mut current = absolute(path)?;
+    for _ in 0..40 {
+        match std::fs::symlink_metadata(&current) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let target = std::fs::read_link(&current)
+                    .ctx(|| format!("read link {}", current.display()))?;
+                let base = current.parent().map(Path::to_path_buf).unwrap_or_default();
+                current = absolute(&base.join(target))?;
+            }
+            _ => break,
+        }
+    }
+    match (current.parent(), current.file_name()) {
+        (Some(parent), Some(name)) => match std::fs::canonicalize(parent) {
+            Ok(parent) => Ok(parent.join(name)),
+            Err(_) => Ok(current.clone()),
+        },
+        _ => Ok(current),
+    }
+}
+
 /// Decodes the octal escapes of /proc/mounts (`\040` for a space).
 fn unescape_mount_field(s: &str) -> String {
     let b = s.as_bytes();
@@ -111,9 +136,18 @@ pub fn mounted_store(mountpoint: &Path) -> Result<Option<PathBuf>> {
 /// `ssefs mount`: returns once the mount is ready (or, with `--foreground`, once it ends).
 pub fn mount(args: &MountArgs, handler: Arc<remote::Handler>) -> Result<()> {
     if args.foreground {
-        let result = run(args, handler);
-        if let (Err(e), Some(fd)) = (&result, args.ready_fd) {
-            report_ready(fd, &format!("{}\t({}) {e}", e.exit_code(), e.code()));
+        // The readiness pipe is taken over exactly once here; whoever reports on it consumes
+        // it, so no later error can write into whatever file reuses the descriptor's number.
+        let mut ready = match args.ready_fd {
+            Some(fd) => Some(ready_pipe(fd)?),
+            None => None,
+        };
+        let result = run(args, handler, &mut ready);
+        if let Err(e) = &result {
+            report_ready(
+                &mut ready,
+                &format!("{}\t({}) {e}", e.exit_code(), e.code()),
+            );
         }
         result
     } else {
@@ -121,10 +155,28 @@ pub fn mount(args: &MountArgs, handler: Arc<remote::Handler>) -> Result<()> {
     }
 }
 
-fn report_ready(fd: RawFd, message: &str) {
-    // SAFETY: the fd is the write end of the pipe our parent gave us; we own it from here.
-    let mut f = unsafe { File::from_raw_fd(fd) };
-    let _ = writeln!(f, "{message}");
+/// Takes ownership of the write end of the readiness pipe, after checking that `fd` is open
+/// and is a pipe (it comes from a command-line argument).
+fn ready_pipe(fd: RawFd) -> Result<File> {
+    // SAFETY: fstat writes into a zeroed local; an invalid descriptor fails with EBADF.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    if fd < 0 || unsafe { libc::fstat(fd, &mut st) } != 0 {
+        return Err(Error::invalid(format!(
+            "--ready-fd {fd} is not an open descriptor"
+        )));
+    }
+    if st.st_mode & libc::S_IFMT != libc::S_IFIFO {
+        return Err(Error::invalid(format!("--ready-fd {fd} is not a pipe")));
+    }
+    // SAFETY: the descriptor is open, is a pipe, and is used through this File only.
+    Ok(unsafe { File::from_raw_fd(fd) })
+}
+
+/// Writes one line on the readiness pipe, once: the pipe is closed after it.
+fn report_ready(pipe: &mut Option<File>, message: &str) {
+    if let Some(mut f) = pipe.take() {
+        let _ = writeln!(f, "{message}");
+    }
 }
 
 /// Starts the daemon in a new session with its output in `STORE/daemon.log`, and waits for
@@ -189,11 +241,11 @@ fn spawn_detached(args: &MountArgs) -> Result<()> {
     let status = child.wait().ok();
     // The daemon said why, as "EXIT_CODE<TAB>(Code) message": pass it on as it is.
     if let Some((code, message)) = said.split_once('\t') {
-        return Err(Error::Forwarded(remote::Reply {
+        return Err(Error::Forwarded {
             code: code.parse().unwrap_or(1),
             stdout: String::new(),
             stderr: format!("{message}\n"),
-        }));
+        });
     }
     Err(Error::Busy(format!(
         "the mount daemon exited ({}) before the mount was ready; see {}",
@@ -217,9 +269,9 @@ fn block_stop_signals() -> libc::sigset_t {
 }
 
 /// The daemon proper.
-fn run(args: &MountArgs, handler: Arc<remote::Handler>) -> Result<()> {
+fn run(args: &MountArgs, handler: Arc<remote::Handler>, ready: &mut Option<File>) -> Result<()> {
     let signals = block_stop_signals();
-    let mountpoint = absolute(&args.mountpoint)?;
+    let mountpoint = resolve_mountpoint(&args.mountpoint)?;
     let store = absolute(&args.store)?;
     fsio::create_private_dir(&store)?;
     let _daemon_lock =
@@ -304,9 +356,7 @@ fn run(args: &MountArgs, handler: Arc<remote::Handler>) -> Result<()> {
         store.display(),
         mountpoint.display()
     ));
-    if let Some(fd) = args.ready_fd {
-        report_ready(fd, "ready");
-    }
+    report_ready(ready, "ready");
 
     let served = session.run();
     // Unmounted: flush what is still open, tidy up, and leave (the locks go with us).
@@ -364,7 +414,7 @@ fn umount(mountpoint: &Path, flags: libc::c_int) -> std::io::Result<()> {
 /// `ssefs unmount`: unmounts (also a stale mount left by a killed daemon) and waits until the
 /// daemon has flushed and exited, so that the store can be mounted again at once.
 pub fn unmount(mountpoint: &Path) -> Result<()> {
-    let mountpoint = absolute(mountpoint)?;
+    let mountpoint = resolve_mountpoint(mountpoint)?;
     let store = mounted_store(&mountpoint)?.ok_or_else(|| {
         Error::invalid(format!(
             "{} is not an ssefs mount point",
@@ -419,5 +469,15 @@ mod tests {
             absolute(Path::new("/a/./b/../c")).unwrap(),
             PathBuf::from("/a/c")
         );
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real");
+        std::fs::create_dir(&real).unwrap();
+        std::os::unix::fs::symlink(&real, dir.path().join("link")).unwrap();
+        let canonical = std::fs::canonicalize(&real).unwrap();
+        assert_eq!(
+            resolve_mountpoint(&dir.path().join("link")).unwrap(),
+            canonical
+        );
+        assert_eq!(resolve_mountpoint(&real).unwrap(), canonical);
     }
 }

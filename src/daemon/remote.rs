@@ -1,19 +1,34 @@
 //! Commands forwarded to a running mount daemon over `STORE/daemon.sock`.
 //!
 //! While a store is mounted, the daemon is its only writer: it holds the store lock for as
-//! long as it runs. A command run meanwhile sends its arguments, working directory and
-//! `SSEFS_NOW` to the daemon as one JSON line, and gets back what to print and the exit code;
-//! the daemon runs it against its own service, so a disk created with the CLI appears in the
-//! mount at once.
+//! long as it runs. A command run meanwhile sends its arguments, working directory,
+//! `SSEFS_NOW` and the contents of the files its arguments name to the daemon as one JSON
+//! object, and gets back what to print and the exit code; the daemon runs it against its own
+//! service, so a disk created with the CLI appears in the mount at once.
+//!
+//! Who may talk to it: the socket is created 0600 (under a umask, so there is no window with a
+//! wider mode), and every connection's peer is checked with `SO_PEERCRED`: only root and the
+//! owner of the store directory are served, whatever the modes on disk say.
+//!
+//! Nothing waits forever: the daemon reads a request and writes a reply with a timeout, and
+//! while a command runs it sends a space (JSON whitespace) every [`HEARTBEAT`] so that the
+//! client can tell a long command from a wedged daemon, whose silence ends the wait after
+//! [`CLIENT_PATIENCE`]. The daemon never opens a path a caller names: the caller reads the
+//! file ([`ClientFiles`]) and sends its contents.
 
+use std::collections::BTreeMap;
+use std::fs::OpenOptions;
 use std::io::{Read, Write};
-use std::os::unix::fs::PermissionsExt;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
 
 use parking_lot::Mutex;
 
@@ -25,8 +40,16 @@ use crate::service::Service;
 
 /// Largest request or reply accepted, far above any real command.
 const MAX_MESSAGE: u64 = 16 << 20;
+/// Largest file a command may name (a PEM key is a few KiB).
+pub const MAX_CLIENT_FILE: u64 = 1 << 20;
 /// How long a client waits for a daemon that holds the store but is still starting.
 const CONNECT_PATIENCE: Duration = Duration::from_secs(30);
+/// How often a running command tells its client it is still alive.
+const HEARTBEAT: Duration = Duration::from_secs(2);
+/// How long a client waits without hearing from the daemon before giving up.
+const CLIENT_PATIENCE: Duration = Duration::from_secs(30);
+/// How long the daemon waits for a request to arrive or a reply to leave.
+const EXCHANGE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A forwarded command.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -35,8 +58,77 @@ pub struct Request {
     pub args: Vec<String>,
     /// The caller's working directory, for relative paths in arguments.
     pub cwd: PathBuf,
-    /// The caller's `SSEFS_NOW`.
+    /// The caller's `SSEFS_NOW` (honoured only on a store whose `test-clock` is true).
     pub now: Option<i64>,
+    /// The files the arguments name, read by the caller.
+    #[serde(default)]
+    pub files: ClientFiles,
+}
+
+/// Files named by a command's arguments (`--pem-file`), read by the caller: path as given on
+/// the command line → contents. Contents may be secret (a private key): wiped on drop, and
+/// never shown by `Debug`.
+#[derive(Clone, Default, Serialize, Deserialize)]
+pub struct ClientFiles(BTreeMap<String, Zeroizing<String>>);
+
+impl std::fmt::Debug for ClientFiles {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.0.keys()).finish()
+    }
+}
+
+impl ClientFiles {
+    /// Reads `path` (relative to `cwd`): a regular file of at most [`MAX_CLIENT_FILE`] bytes of
+    /// UTF-8. A FIFO, a device or anything else is refused without blocking on it.
+    pub fn read(&mut self, cwd: &Path, path: &Path) -> Result<()> {
+        let full = cwd.join(path);
+        let shown = path.display();
+        let file = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+            .open(&full)
+            .ctx(|| format!("read {shown}"))?;
+        let meta = file.metadata().ctx(|| format!("stat {shown}"))?;
+        if !meta.is_file() {
+            return Err(Error::invalid(format!("{shown} is not a regular file")));
+        }
+        if meta.len() > MAX_CLIENT_FILE {
+            return Err(Error::invalid(format!(
+                "{shown} is larger than {} KiB",
+                MAX_CLIENT_FILE >> 10
+            )));
+        }
+        let mut bytes = Zeroizing::new(Vec::new());
+        file.take(MAX_CLIENT_FILE + 1)
+            .read_to_end(&mut bytes)
+            .ctx(|| format!("read {shown}"))?;
+        if bytes.len() as u64 > MAX_CLIENT_FILE {
+            return Err(Error::invalid(format!(
+                "{shown} is larger than {} KiB",
+                MAX_CLIENT_FILE >> 10
+            )));
+        }
+        let text = std::str::from_utf8(&bytes)
+            .map_err(|_| Error::invalid(format!("{shown} is not text")))?;
+        self.0.insert(
+            path.to_string_lossy().into_owned(),
+            Zeroizing::new(text.to_string()),
+        );
+        Ok(())
+    }
+
+    /// The contents of `path`, as read by the caller.
+    pub fn get(&self, path: &Path) -> Result<&str> {
+        self.0
+            .get(path.to_string_lossy().as_ref())
+            .map(|s| s.as_str())
+            .ok_or_else(|| {
+                Error::invalid(format!(
+                    "the contents of {} were not sent with the command",
+                    path.display()
+                ))
+            })
+    }
 }
 
 /// What the command printed and how it exited.
@@ -48,8 +140,9 @@ pub struct Reply {
 }
 
 /// Runs a forwarded command against the daemon's service (supplied by the command line,
-/// which knows how to parse it).
-pub type Handler = dyn Fn(&mut Service, Request) -> Reply + Send + Sync;
+/// which knows how to parse it). It gets the lock, not the service: long work (copying a
+/// disk's data) runs without holding it, so the mount keeps serving meanwhile.
+pub type Handler = dyn Fn(&Mutex<Service>, Request) -> Reply + Send + Sync;
 
 /// `STORE/daemon.sock`.
 pub fn socket_path(store: &Path) -> PathBuf {
@@ -63,10 +156,7 @@ pub fn daemon_lock_path(store: &Path) -> PathBuf {
 
 /// Whether a daemon serves `store` now.
 pub fn daemon_running(store: &Path) -> Result<bool> {
-    if !store.exists() {
-        return Ok(false);
-    }
-    Ok(FileLock::try_exclusive(&daemon_lock_path(store))?.is_none())
+    FileLock::is_held(&daemon_lock_path(store))
 }
 
 /// Sends `request` to the daemon serving `store`; `None` when there is none.
@@ -96,8 +186,16 @@ pub fn forward(store: &Path, request: &Request) -> Result<Option<Reply>> {
 }
 
 fn exchange(mut stream: UnixStream, request: &Request) -> Result<Reply> {
-    let body =
-        serde_json::to_vec(request).map_err(|e| Error::invalid(format!("encode request: {e}")))?;
+    let body = Zeroizing::new(
+        serde_json::to_vec(request).map_err(|e| Error::invalid(format!("encode request: {e}")))?,
+    );
+    stream
+        .set_write_timeout(Some(CLIENT_PATIENCE))
+        .ctx(|| "set a timeout on the mount daemon's socket")?;
+    // The daemon sends a heartbeat while the command runs: silence this long means it is stuck.
+    stream
+        .set_read_timeout(Some(CLIENT_PATIENCE))
+        .ctx(|| "set a timeout on the mount daemon's socket")?;
     stream.write_all(&body).ctx(|| "send to the mount daemon")?;
     stream
         .shutdown(std::net::Shutdown::Write)
@@ -106,19 +204,80 @@ fn exchange(mut stream: UnixStream, request: &Request) -> Result<Reply> {
     stream
         .take(MAX_MESSAGE)
         .read_to_end(&mut reply)
-        .ctx(|| "read the mount daemon's reply")?;
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => Error::Busy(format!(
+                "the mount daemon did not answer for {} s; see its log (STORE/daemon.log)",
+                CLIENT_PATIENCE.as_secs()
+            )),
+            _ => Error::io("read the mount daemon's reply", e),
+        })?;
     serde_json::from_slice(&reply)
         .map_err(|e| Error::invalid(format!("the mount daemon's reply is not valid: {e}")))
+}
+
+/// Who may use the socket: root and the owner of the store directory.
+#[derive(Debug, Clone, Copy)]
+pub struct Owner {
+    uid: u32,
+}
+
+impl Owner {
+    /// The owner of `store` (the daemon's own user when it cannot be read).
+    pub fn of_store(store: &Path) -> Owner {
+        // SAFETY: geteuid cannot fail.
+        let me = unsafe { libc::geteuid() };
+        Owner {
+            uid: std::fs::metadata(store).map_or(me, |m| m.uid()),
+        }
+    }
+
+    /// Whether the user `uid` may act on this store.
+    pub fn admits(&self, uid: u32) -> bool {
+        uid == 0 || uid == self.uid
+    }
+}
+
+/// The uid of the process at the other end of `stream`.
+fn peer_uid(stream: &UnixStream) -> std::io::Result<u32> {
+    // SAFETY: getsockopt writes a ucred of the size we pass into a zeroed local.
+    let mut cred: libc::ucred = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    let rc = unsafe {
+        libc::getsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&mut cred as *mut libc::ucred).cast(),
+            &mut len,
+        )
+    };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(cred.uid)
+}
+
+/// Binds the socket with a umask that leaves it 0600 from the first instant.
+fn bind_private(path: &Path) -> std::io::Result<UnixListener> {
+    // SAFETY: umask only swaps the process's mask; the daemon binds before it starts the FUSE
+    // threads, so no other thread creates files meanwhile.
+    let old = unsafe { libc::umask(0o177) };
+    let bound = UnixListener::bind(path);
+    // SAFETY: restores the mask saved above.
+    unsafe { libc::umask(old) };
+    bound
 }
 
 /// Serves forwarded commands on `STORE/daemon.sock` from a background thread.
 pub fn serve(store: &Path, service: Arc<Mutex<Service>>, handler: Arc<Handler>) -> Result<()> {
     let path = socket_path(store);
+    let owner = Owner::of_store(store);
     // A socket left by a daemon that was killed: nobody listens on it (we hold the lock).
     let _ = std::fs::remove_file(&path);
-    let listener = UnixListener::bind(&path).ctx(|| format!("listen on {}", path.display()))?;
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
-        .ctx(|| format!("chmod {}", path.display()))?;
+    let listener = bind_private(&path).ctx(|| format!("listen on {}", path.display()))?;
+    // Forwarded commands run one after another (as they would on the store lock), though each
+    // releases the service lock during long work; the clock override is theirs meanwhile.
+    let commands = Arc::new(Mutex::new(()));
     std::thread::Builder::new()
         .name("ssefs-remote".into())
         .spawn(move || {
@@ -127,9 +286,10 @@ pub fn serve(store: &Path, service: Arc<Mutex<Service>>, handler: Arc<Handler>) 
                     Ok(stream) => {
                         let handler = handler.clone();
                         let service = service.clone();
+                        let commands = commands.clone();
                         let spawned = std::thread::Builder::new()
                             .name("ssefs-command".into())
-                            .spawn(move || answer(stream, &service, &*handler));
+                            .spawn(move || answer(stream, owner, &commands, &service, &*handler));
                         if let Err(e) = spawned {
                             log::warn(&format!("cannot start a command thread: {e}"));
                         }
@@ -142,33 +302,37 @@ pub fn serve(store: &Path, service: Arc<Mutex<Service>>, handler: Arc<Handler>) 
     Ok(())
 }
 
-fn answer(mut stream: UnixStream, service: &Mutex<Service>, handler: &Handler) {
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(60)));
-    let mut body = Vec::new();
-    let reply = match (&mut stream).take(MAX_MESSAGE).read_to_end(&mut body) {
-        Err(e) => Reply {
-            code: 1,
-            stderr: format!("(IOError) reading the request: {e}\n"),
-            ..Reply::default()
-        },
-        Ok(_) => match serde_json::from_slice::<Request>(&body) {
-            Ok(request) => {
-                // Commands run one at a time under the service lock, so the caller's clock
-                // override cannot leak into another command.
-                let mut service = service.lock();
-                clock::set_override(request.now);
-                let reply = handler(&mut service, request);
-                // Key changes take effect on open disks at once.
-                service.refresh_open_volumes();
-                clock::set_override(None);
-                reply
-            }
-            Err(e) => Reply {
-                code: 2,
-                stderr: format!("(InvalidArgument) malformed request: {e}\n"),
-                ..Reply::default()
-            },
-        },
+fn refusal(code: i32, line: String) -> Reply {
+    Reply {
+        code,
+        stdout: String::new(),
+        stderr: format!("{line}\n"),
+    }
+}
+
+fn answer(
+    mut stream: UnixStream,
+    owner: Owner,
+    commands: &Mutex<()>,
+    service: &Mutex<Service>,
+    handler: &Handler,
+) {
+    let _ = stream.set_read_timeout(Some(EXCHANGE_TIMEOUT));
+    let _ = stream.set_write_timeout(Some(EXCHANGE_TIMEOUT));
+    let reply = match peer_uid(&stream) {
+        Err(e) => refusal(1, format!("(IOError) who is calling: {e}")),
+        Ok(uid) if !owner.admits(uid) => {
+            log::warn(&format!(
+                "refused a command from uid {uid}: only root and the store's owner may act"
+            ));
+            refusal(
+                1,
+                format!(
+                    "(AuthorizationFailed) uid {uid} may not manage this store: only root and its owner may"
+                ),
+            )
+        }
+        Ok(_) => read_and_run(&mut stream, commands, service, handler),
     };
     match serde_json::to_vec(&reply) {
         Ok(bytes) => {
@@ -177,5 +341,81 @@ fn answer(mut stream: UnixStream, service: &Mutex<Service>, handler: &Handler) {
             }
         }
         Err(e) => log::warn(&format!("encode a reply: {e}")),
+    }
+}
+
+fn read_and_run(
+    stream: &mut UnixStream,
+    commands: &Mutex<()>,
+    service: &Mutex<Service>,
+    handler: &Handler,
+) -> Reply {
+    let mut body = Zeroizing::new(Vec::new());
+    if let Err(e) = (&mut *stream).take(MAX_MESSAGE).read_to_end(&mut body) {
+        return refusal(1, format!("(IOError) reading the request: {e}"));
+    }
+    let request = match serde_json::from_slice::<Request>(&body) {
+        Ok(request) => request,
+        Err(e) => return refusal(2, format!("(InvalidArgument) malformed request: {e}")),
+    };
+    drop(body);
+    let _one_at_a_time = commands.lock();
+    let test_clock = service.lock().store().config().test_clock();
+    if test_clock {
+        clock::set_override(request.now);
+    }
+    let ignored_clock = !test_clock && request.now.is_some();
+    let alive = heartbeat(stream);
+    let mut reply = handler(service, request);
+    alive.stop();
+    // Key changes take effect on open disks at once.
+    service.lock().refresh_open_volumes();
+    clock::set_override(None);
+    if ignored_clock {
+        reply.stderr = format!(
+            "ssefs: warning: {}\n{}",
+            clock::IGNORED_WARNING,
+            reply.stderr
+        );
+    }
+    reply
+}
+
+/// Sends a space every [`HEARTBEAT`] on a clone of `stream` until stopped.
+struct Heartbeat {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+fn heartbeat(stream: &UnixStream) -> Heartbeat {
+    let stop = Arc::new(AtomicBool::new(false));
+    let thread = stream.try_clone().ok().and_then(|mut out| {
+        let stop = stop.clone();
+        std::thread::Builder::new()
+            .name("ssefs-heartbeat".into())
+            .spawn(move || {
+                let mut waited = Duration::ZERO;
+                while !stop.load(Ordering::SeqCst) {
+                    std::thread::sleep(Duration::from_millis(50));
+                    waited += Duration::from_millis(50);
+                    if waited >= HEARTBEAT {
+                        waited = Duration::ZERO;
+                        if out.write_all(b" ").is_err() {
+                            return;
+                        }
+                    }
+                }
+            })
+            .ok()
+    });
+    Heartbeat { stop, thread }
+}
+
+impl Heartbeat {
+    fn stop(mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
     }
 }

@@ -51,3 +51,10 @@ fn is_guid(s: &str) -> bool {
             .iter()
             .all(|p| p.chars().all(|c| c.is_ascii_hexdigit()))
 }
+
+impl Service {
+    /// Replaces the store's settings (`ssefs config set|unset`).
+    pub fn save_config(&mut self, config: crate::config::Config) -> Result<()> {
+        self.store.save_config(config)
+    }
+}

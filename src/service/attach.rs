@@ -87,6 +87,13 @@ impl Service {
             ));
         }
         let rec = self.load_volume(kind, name)?;
+        if let Some(crate::format::PendingChange::Rekey { .. }) = &rec.pending {
+            return Err(Error::Busy(format!(
+                "{} '{}' is being re-encrypted under a new key and cannot be opened until that has finished",
+                kind.label(),
+                rec.name
+            )));
+        }
         self.key_check(&rec)?;
         let k = key(kind, &rec.name);
         let shared = self.open.table.lock().get(&k).map(|e| e.volume.clone());

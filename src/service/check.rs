@@ -4,9 +4,15 @@
 
 use std::path::{Path, PathBuf};
 
+use std::collections::BTreeMap;
+
+use zeroize::Zeroizing;
+
+use crate::config::Config;
 use crate::crypto::KeyPair;
 use crate::format::{
-    DesRecord, Kek, KeyRecord, STORE_TAG, StoreRecord, VaultRecord, Versioned, VolumeRecord,
+    DesRecord, Kek, KeyRecord, PendingChange, STORE_TAG, StoreRecord, VaultRecord, Versioned,
+    VolumeRecord,
 };
 use crate::fsio;
 use crate::ids::KeyUrl;
@@ -86,8 +92,16 @@ pub fn check(root: &Path) -> Report {
         Some(_) => {}
         None => return r,
     }
+    match Config::load(root) {
+        Ok(config) if config.test_clock() => r.note(
+            &Config::path(root),
+            "test-clock is true: SSEFS_NOW moves this store's clock (for test stores only; audit entries made under it say so)",
+        ),
+        Ok(_) => {}
+        Err(e) => r.problem(&Config::path(root), strip_path(&e.to_string(), &Config::path(root))),
+    }
     let platform = root.join("platform-key.pem");
-    let platform_key = match std::fs::read_to_string(&platform) {
+    let platform_key = match std::fs::read_to_string(&platform).map(Zeroizing::new) {
         Ok(pem) => match KeyPair::from_pem(&pem) {
             Ok(k) => Some(k),
             Err(_) => {
@@ -119,7 +133,8 @@ pub fn check(root: &Path) -> Report {
             };
             for v in &key.versions {
                 let pem_path = kdir.join(format!("{}.pem", v.id));
-                match std::fs::read_to_string(&pem_path).map(|p| KeyPair::from_pem(&p)) {
+                let pem = std::fs::read_to_string(&pem_path).map(Zeroizing::new);
+                match pem.map(|p| KeyPair::from_pem(&p)) {
                     Err(e) => r.problem(&pem_path, format!("key version file cannot be read: {e}")),
                     Ok(Err(_)) => r.problem(&pem_path, "not a valid RSA private key"),
                     Ok(Ok(pair)) => {
@@ -187,7 +202,8 @@ pub fn check(root: &Path) -> Report {
     }
     leftovers(&des_dir, &mut r);
 
-    // Disks and snapshots.
+    // Disks and snapshots; which protectors wrap each DEK (by check value).
+    let mut protectors: BTreeMap<String, Vec<(PathBuf, String)>> = BTreeMap::new();
     for (dir_name, is_snapshot) in [("disks", false), ("snapshots", true)] {
         let dir = root.join(dir_name);
         leftovers(&dir, &mut r);
@@ -202,8 +218,30 @@ pub fn check(root: &Path) -> Report {
                 r.disks += 1
             }
             let data = vdir.join("data");
+            let resizing_from = match &rec.pending {
+                Some(PendingChange::Resize { from_bytes }) => Some(*from_bytes),
+                _ => None,
+            };
+            match &rec.pending {
+                Some(PendingChange::Resize { .. }) => r.note(
+                    &vdir.join("volume.json"),
+                    "a resize is unfinished (the next command that opens the store finishes it)",
+                ),
+                Some(PendingChange::Rekey { copied, .. }) => r.note(
+                    &vdir.join("volume.json"),
+                    format!(
+                        "a re-encryption under a new key is unfinished ({}; the next command that opens the store {})",
+                        if *copied { "its data is copied" } else { "its data is being copied" },
+                        if *copied { "finishes it" } else { "starts it again" }
+                    ),
+                ),
+                None => {}
+            }
             match std::fs::metadata(&data) {
                 Err(e) => r.problem(&data, format!("data file missing: {e}")),
+                Ok(m)
+                    if resizing_from
+                        .is_some_and(|from| m.len() >= from && m.len() <= rec.size_bytes) => {}
                 Ok(m) if m.len() != rec.size_bytes => r.problem(
                     &data,
                     format!(
@@ -214,6 +252,20 @@ pub fn check(root: &Path) -> Report {
                 ),
                 Ok(_) => {}
             }
+            let protector = match &rec.key.kek {
+                Kek::Platform => "the platform key".to_string(),
+                Kek::Customer { .. } => format!(
+                    "disk encryption set {}",
+                    rec.disk_encryption_set_id
+                        .as_deref()
+                        .unwrap_or("?")
+                        .to_ascii_lowercase()
+                ),
+            };
+            protectors
+                .entry(rec.key.dek_check.clone())
+                .or_default()
+                .push((vdir.join("volume.json"), protector));
             check_volume_key(
                 &rec,
                 &vdir.join("volume.json"),
@@ -224,7 +276,39 @@ pub fn check(root: &Path) -> Report {
             );
         }
     }
+    check_dek_sharing(&protectors, &mut r);
     r
+}
+
+/// A DEK (by check value) must be wrapped under one protector only: the platform key, or one
+/// disk encryption set. Otherwise whoever holds the other key-encryption key can read data
+/// written under this one, and revoking a customer key would not make that data unreadable.
+/// (A snapshot taken before a switch keeps the old DEK under the old protector; that is safe
+/// because the switch gave the disk a fresh DEK, so the old DEK opens only older data and no
+/// longer appears under two protectors. See docs/FORMAT.md, "One DEK, one protector".)
+fn check_dek_sharing(protectors: &BTreeMap<String, Vec<(PathBuf, String)>>, r: &mut Report) {
+    for users in protectors.values() {
+        let mut distinct: Vec<&str> = users.iter().map(|(_, p)| p.as_str()).collect();
+        distinct.sort_unstable();
+        distinct.dedup();
+        if distinct.len() < 2 {
+            continue;
+        }
+        for (path, protector) in users {
+            let others: Vec<String> = users
+                .iter()
+                .filter(|(_, p)| p != protector)
+                .map(|(p, other)| format!("{} ({other})", p.display()))
+                .collect();
+            r.problem(
+                path,
+                format!(
+                    "its data key, wrapped here by {protector}, is also wrapped by another protector in {}: data written under one key-encryption key can be decrypted with the other; give the disk a fresh data key with 'disk update --encryption-type EncryptionAtRestWithCustomerKey --disk-encryption-set SET' (its current set), or delete the resources that should not share it",
+                    others.join(", ")
+                ),
+            );
+        }
+    }
 }
 
 fn check_volume_key(

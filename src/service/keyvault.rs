@@ -1,13 +1,11 @@
 //! Key vault and key management on behalf of the signed-in user, plus the hook that moves
 //! auto-rotating disk encryption sets to a key's new version.
 
-use std::path::PathBuf;
-
 use serde_json::Value;
 
 use super::{Service, group_matches, normalise_location, views};
 use crate::crypto::KeyPair;
-use crate::error::{Error, IoContext, Result};
+use crate::error::{Error, Result};
 use crate::ids::{self, Kind};
 use crate::vault::{NewVault, Vaults, VersionSelector};
 
@@ -30,8 +28,24 @@ pub struct KeyArgs {
     pub kty: String,
     pub size: Option<usize>,
     pub protection: String,
-    /// `import`: the PEM file holding the private key.
-    pub pem_file: Option<PathBuf>,
+    /// `import`: the private key, as the caller read it from its PEM file.
+    pub pem: Option<ImportedPem>,
+}
+
+/// A PEM private key read by the caller (never by the service, which may be the mount daemon:
+/// see [`crate::daemon::remote::ClientFiles`]).
+#[derive(Clone)]
+pub struct ImportedPem {
+    /// Where it came from, for messages.
+    pub source: String,
+    /// The PEM text, wiped on drop.
+    pub text: zeroize::Zeroizing<String>,
+}
+
+impl std::fmt::Debug for ImportedPem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ImportedPem({})", self.source)
+    }
 }
 
 impl Service {
@@ -148,16 +162,11 @@ impl Service {
 
     /// `keyvault key create` and `keyvault key import`; then auto-rotating sets move on.
     pub fn key_create(&self, args: &KeyArgs) -> Result<Value> {
-        let import = match &args.pem_file {
-            Some(path) => {
-                let pem = zeroize::Zeroizing::new(
-                    std::fs::read_to_string(path).ctx(|| format!("read {}", path.display()))?,
-                );
-                Some(
-                    KeyPair::from_pem(&pem)
-                        .map_err(|e| Error::invalid(format!("{}: {e}", path.display())))?,
-                )
-            }
+        let import = match &args.pem {
+            Some(pem) => Some(
+                KeyPair::from_pem(&pem.text)
+                    .map_err(|e| Error::invalid(format!("{}: {e}", pem.source)))?,
+            ),
             None => None,
         };
         let rec = self.vaults().create_key(

@@ -17,6 +17,7 @@ mod dek;
 mod des;
 mod inventory;
 mod keyvault;
+mod pending;
 mod rotation;
 mod views;
 mod volumes;
@@ -29,7 +30,8 @@ use crate::vault::Caller;
 
 pub use attach::MANAGED_BY_VM;
 pub use des::DesArgs;
-pub use keyvault::{KeyArgs, VaultArgs};
+pub use keyvault::{ImportedPem, KeyArgs, VaultArgs};
+pub use pending::{disk_update_shared, volume_create_shared};
 pub use volumes::{VolumeArgs, VolumeUpdate};
 
 /// The service over one open store.
@@ -37,6 +39,8 @@ pub struct Service {
     store: Store,
     /// Disks and snapshots the mount has open.
     open: attach::OpenVolumes,
+    /// Names of volumes being created (copied) and not yet in place.
+    reserved: pending::Reservations,
 }
 
 impl Service {
@@ -55,7 +59,9 @@ impl Service {
         let service = Service {
             store,
             open: attach::OpenVolumes::default(),
+            reserved: pending::Reservations::default(),
         };
+        service.resume_pending_changes();
         service.resume_rotations();
         service
     }

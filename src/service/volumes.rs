@@ -5,19 +5,20 @@
 //! ciphertext `data`. It is built under a temporary name and renamed into place, so a crash
 //! leaves a complete volume or none (temporaries are removed when the store is next opened).
 
-use std::fs::{self, OpenOptions};
-use std::os::unix::fs::OpenOptionsExt;
+use std::fs;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
 use super::dek::Protector;
+use super::pending::{CreatePlan, Switch, UpdatePlan, pending_label};
 use super::{Service, group_matches, normalise_location, views};
 use crate::clock;
 use crate::crypto::DataKey;
 use crate::error::{Error, IoContext, Result};
 use crate::format::{
-    DesRecord, EncryptionType, Kek, RECORD_VERSION, Versioned, VolumeKind, VolumeRecord,
+    DesRecord, EncryptionType, Kek, PendingChange, RECORD_VERSION, Versioned, VolumeKind,
+    VolumeRecord,
 };
 use crate::fsio::{self, TMP_PREFIX};
 use crate::ids::{self, KeyUrl, Kind};
@@ -254,6 +255,12 @@ impl Service {
 
     fn check_new_name(&self, kind: Kind, name: &str) -> Result<()> {
         ids::validate_name(kind, name)?;
+        if self.reserved.contains(kind, name) {
+            return Err(Error::AlreadyExists {
+                kind: kind.label(),
+                name: name.to_string(),
+            });
+        }
         if let Some(existing) = fsio::find_entry(&self.volumes_dir(kind), name)? {
             let shown = existing
                 .file_name()
@@ -293,8 +300,17 @@ impl Service {
         }
     }
 
-    /// `disk create` and `snapshot create`.
+    /// `disk create` and `snapshot create`, all under the caller's hold on the service (see
+    /// [`volume_create_shared`] for the mount daemon, which copies without holding it).
     pub fn volume_create(&self, kind: Kind, args: &VolumeArgs) -> Result<Value> {
+        let plan = self.plan_volume_create(kind, args)?;
+        plan.copy_data()?;
+        self.finish_volume_create(plan)
+    }
+
+    /// Validates a create, builds its record (DEK wrapped) and reserves its name; changes
+    /// nothing on disk.
+    pub(super) fn plan_volume_create(&self, kind: Kind, args: &VolumeArgs) -> Result<CreatePlan> {
         self.check_new_name(kind, &args.name)?;
         ids::validate_name(Kind::ResourceGroup, &args.resource_group)?;
         let sku = match (&args.sku, kind) {
@@ -314,6 +330,15 @@ impl Service {
             }
             None => None,
         };
+        if let Some(src) = &source
+            && matches!(src.pending, Some(PendingChange::Rekey { .. }))
+        {
+            return Err(Error::Busy(format!(
+                "{} '{}' is being re-encrypted under a new key: copy it when that has finished",
+                src.kind.resource_kind().label(),
+                src.name
+            )));
+        }
         let location = match (&args.location, &requested, &source) {
             (Some(l), _, _) => normalise_location(l),
             (None, _, Some(src)) => src.location.clone(),
@@ -341,6 +366,7 @@ impl Service {
                 wrapped_dek: String::new(),
                 dek_check: String::new(),
             },
+            pending: None,
         };
         let id = views::volume_id(&rec);
 
@@ -389,7 +415,6 @@ impl Service {
             None => DataKey::generate()?,
         };
         rec.key = self.wrap_dek(&dek, &protector, &id)?;
-        drop(dek);
         if let Protector::Customer(des) = &protector {
             rec.encryption_type = EncryptionType::EncryptionAtRestWithCustomerKey;
             rec.disk_encryption_set_id = Some(views::des_id(des));
@@ -421,51 +446,56 @@ impl Service {
             Some(src) => Some(self.data_path(src.kind.resource_kind(), &src.name)?),
             None => None,
         };
-        self.materialise(kind, &rec, source_data.as_deref())?;
-        Ok(views::volume(&rec, None))
-    }
-
-    /// Builds the volume directory under a temporary name and renames it into place.
-    fn materialise(
-        &self,
-        kind: Kind,
-        rec: &VolumeRecord,
-        source_data: Option<&Path>,
-    ) -> Result<()> {
         let parent = self.volumes_dir(kind);
         fsio::create_private_dir(&parent)?;
-        let tmp = parent.join(format!("{TMP_PREFIX}{}-{}", rec.name, std::process::id()));
+        let tmp = parent.join(format!(
+            "{TMP_PREFIX}{}-{}-{}",
+            rec.name,
+            std::process::id(),
+            ids::new_guid()?
+        ));
+        Ok(CreatePlan {
+            _reservation: self.reserve(kind, &rec.name)?,
+            kind,
+            rec,
+            dek,
+            source_data,
+            tmp,
+        })
+    }
+
+    /// Puts a copied volume in place: re-wraps its DEK if its set rotated meanwhile, writes
+    /// its record beside the data and renames the directory into place.
+    pub(super) fn finish_volume_create(&self, mut plan: CreatePlan) -> Result<Value> {
         let result = (|| {
-            fsio::create_private_dir(&tmp)?;
-            let data = tmp.join("data");
-            match source_data {
-                Some(src) => fsio::sparse_copy(src, &data)?,
-                None => {
-                    OpenOptions::new()
-                        .write(true)
-                        .create_new(true)
-                        .mode(0o600)
-                        .open(&data)
-                        .ctx(|| format!("create {}", data.display()))?;
+            if let Some(des_id) = plan.rec.disk_encryption_set_id.clone() {
+                let des = self.load_des_by_ref(&des_id)?;
+                let current = Kek::Customer {
+                    key_url: des.active_key.key_url.clone(),
+                };
+                if plan.rec.key.kek != current {
+                    let id = views::volume_id(&plan.rec);
+                    plan.rec.key = self.wrap_dek(&plan.dek, &Protector::Customer(&des), &id)?;
                 }
             }
-            let f = OpenOptions::new()
-                .write(true)
-                .open(&data)
-                .ctx(|| format!("open {}", data.display()))?;
-            f.set_len(rec.size_bytes)
-                .ctx(|| format!("size {}", data.display()))?;
-            f.sync_all().ctx(|| format!("fsync {}", data.display()))?;
-            fsio::write_json(&tmp.join("volume.json"), rec, 0o600)?;
-            let dest = parent.join(&rec.name);
-            fs::rename(&tmp, &dest)
-                .ctx(|| format!("rename {} to {}", tmp.display(), dest.display()))?;
+            let parent = self.volumes_dir(plan.kind);
+            let dest = parent.join(&plan.rec.name);
+            if fsio::find_entry(&parent, &plan.rec.name)?.is_some() {
+                return Err(Error::AlreadyExists {
+                    kind: plan.kind.label(),
+                    name: plan.rec.name.clone(),
+                });
+            }
+            fsio::write_json(&plan.tmp.join("volume.json"), &plan.rec, 0o600)?;
+            fs::rename(&plan.tmp, &dest)
+                .ctx(|| format!("rename {} to {}", plan.tmp.display(), dest.display()))?;
             fsio::sync_dir(&parent)
         })();
         if result.is_err() {
-            let _ = fs::remove_dir_all(&tmp);
+            let _ = fs::remove_dir_all(&plan.tmp);
         }
-        result
+        result?;
+        Ok(views::volume(&plan.rec, None))
     }
 
     /// `disk show` / `snapshot show`.
@@ -485,72 +515,146 @@ impl Service {
         ))
     }
 
-    /// `disk update`: grow, change SKU, or switch from the platform key to a customer key
-    /// (re-wrapping the DEK; the data is not re-encrypted). Customer to platform is refused.
+    /// `disk update` under the caller's hold on the service (see [`disk_update_shared`] for the
+    /// mount daemon, which re-encrypts without holding it).
     pub fn disk_update(
         &self,
         name_or_id: &str,
         group: Option<&str>,
         upd: &VolumeUpdate,
     ) -> Result<Value> {
+        match self.plan_disk_update(name_or_id, group, upd)? {
+            UpdatePlan::Done(value) => Ok(value),
+            UpdatePlan::Rekey(job) => {
+                let copied = job.reencrypt();
+                self.finish_rekey(job, copied)
+            }
+        }
+    }
+
+    /// `disk update`: grow, change SKU, or switch to a customer key or another set. Everything
+    /// is validated before anything changes. A grow records its intent first, so a crash
+    /// leaves a change that the next open finishes. A switch re-wraps the DEK when no other
+    /// disk or snapshot shares it; when one does (a snapshot or a copy of this disk), the disk
+    /// gets a fresh DEK and its data is re-encrypted ([`UpdatePlan::Rekey`]), so that the old
+    /// key-encryption key opens only data written before the switch. Customer to platform is
+    /// refused.
+    pub(super) fn plan_disk_update(
+        &self,
+        name_or_id: &str,
+        group: Option<&str>,
+        upd: &VolumeUpdate,
+    ) -> Result<UpdatePlan> {
         let mut rec = self.load_volume_by_ref(Kind::Disk, name_or_id, group)?;
-        if let Some(sku) = &upd.sku {
-            rec.sku = canonical_sku(sku, DISK_SKUS)?;
+        if let Some(pending) = &rec.pending {
+            return Err(Error::Busy(format!(
+                "disk '{}' has an unfinished change ({}): it is finished when the store is next opened",
+                rec.name,
+                pending_label(pending)
+            )));
         }
-        if let Some(gb) = upd.size_gb {
-            let want = size_bytes(gb)?;
-            if want < rec.size_bytes {
-                return Err(Error::not_allowed(format!(
-                    "disk '{}' is {} GiB and can only grow, not shrink to {gb} GiB",
-                    rec.name,
-                    rec.size_bytes / GIB
-                )));
+        // 1. Validate everything.
+        let sku = upd
+            .sku
+            .as_deref()
+            .map(|s| canonical_sku(s, DISK_SKUS))
+            .transpose()?;
+        let grow_to = match upd.size_gb {
+            None => None,
+            Some(gb) => {
+                let want = size_bytes(gb)?;
+                if want < rec.size_bytes {
+                    return Err(Error::not_allowed(format!(
+                        "disk '{}' is {} GiB and can only grow, not shrink to {gb} GiB",
+                        rec.name,
+                        rec.size_bytes / GIB
+                    )));
+                }
+                (want > rec.size_bytes).then_some(want)
             }
-            if want > rec.size_bytes {
-                self.refuse_if_attached(&rec, "resizing")?;
-                let data = self.data_path(Kind::Disk, &rec.name)?;
-                let f = OpenOptions::new()
-                    .write(true)
-                    .open(&data)
-                    .ctx(|| format!("open {}", data.display()))?;
-                f.set_len(want).ctx(|| format!("grow {}", data.display()))?;
-                f.sync_all().ctx(|| format!("fsync {}", data.display()))?;
-                rec.size_bytes = want;
-            }
-        }
-        match self.requested(
+        };
+        let switch_to = match self.requested(
             upd.encryption_type.as_deref(),
             upd.disk_encryption_set.as_deref(),
         )? {
-            None => {}
-            Some(Requested::Platform)
-                if rec.encryption_type == EncryptionType::EncryptionAtRestWithCustomerKey =>
+            None | Some(Requested::Platform)
+                if rec.encryption_type == EncryptionType::EncryptionAtRestWithPlatformKey =>
             {
+                None
+            }
+            None => None,
+            Some(Requested::Platform) => {
                 return Err(Error::not_allowed(format!(
                     "disk '{}': customer-managed key encryption cannot be disabled once enabled; copy the data to a new platform-key disk instead",
                     rec.name
                 )));
             }
-            Some(Requested::Platform) => {}
             Some(Requested::Customer(des)) => {
                 Self::check_location(&des, &rec.location, &format!("disk '{}'", rec.name))?;
-                let des_id = views::des_id(&des);
                 let same_set = rec
                     .disk_encryption_set_id
                     .as_deref()
-                    .is_some_and(|d| d.eq_ignore_ascii_case(&des_id));
-                if !same_set {
-                    self.refuse_if_attached(&rec, "changing its encryption")?;
-                    let dek = self.unwrap_dek(&rec)?;
-                    rec.key =
-                        self.wrap_dek(&dek, &Protector::Customer(&des), &views::volume_id(&rec))?;
-                    rec.encryption_type = EncryptionType::EncryptionAtRestWithCustomerKey;
-                    rec.disk_encryption_set_id = Some(des_id);
-                }
+                    .is_some_and(|d| d.eq_ignore_ascii_case(&views::des_id(&des)));
+                // The same set again changes nothing, unless the DEK is also wrapped under
+                // another protector (left by an earlier release): then re-encrypt to repair.
+                (!same_set || self.dek_shared_across_protectors(&rec)?).then_some(des)
+            }
+        };
+        if grow_to.is_some() {
+            self.refuse_if_attached(&rec, "resizing")?;
+        }
+        let switch = match &switch_to {
+            None => None,
+            Some(des) => {
+                self.refuse_if_attached(&rec, "changing its encryption")?;
+                let id = views::volume_id(&rec);
+                let old = self.unwrap_dek(&rec)?;
+                Some(if self.dek_shared(&rec)? {
+                    let fresh = DataKey::generate()?;
+                    let key = self.wrap_dek(&fresh, &Protector::Customer(des), &id)?;
+                    Switch::Rekey { old, fresh, key }
+                } else {
+                    Switch::Rewrap(self.wrap_dek(&old, &Protector::Customer(des), &id)?)
+                })
+            }
+        };
+
+        // 2. Apply: SKU and size first (the size with its intent recorded), then the key.
+        if let Some(sku) = sku {
+            rec.sku = sku;
+        }
+        if let Some(want) = grow_to {
+            rec.pending = Some(PendingChange::Resize {
+                from_bytes: rec.size_bytes,
+            });
+            rec.size_bytes = want;
+            self.save_volume(&rec)?;
+            self.finish_resize(&mut rec)?;
+        }
+        let des_id = switch_to.as_ref().map(|d| views::des_id(d));
+        match switch {
+            None => {}
+            Some(Switch::Rewrap(key)) => {
+                rec.key = key;
+                rec.encryption_type = EncryptionType::EncryptionAtRestWithCustomerKey;
+                rec.disk_encryption_set_id = des_id;
+            }
+            Some(Switch::Rekey { old, fresh, key }) => {
+                rec.pending = Some(PendingChange::Rekey {
+                    key,
+                    encryption_type: EncryptionType::EncryptionAtRestWithCustomerKey,
+                    disk_encryption_set_id: des_id,
+                    copied: false,
+                });
+                self.save_volume(&rec)?;
+                return Ok(UpdatePlan::Rekey(self.rekey_job(&rec, old, fresh)?));
             }
         }
         self.save_volume(&rec)?;
-        Ok(views::volume(&rec, self.managed_by(&rec).as_deref()))
+        Ok(UpdatePlan::Done(views::volume(
+            &rec,
+            self.managed_by(&rec).as_deref(),
+        )))
     }
 
     /// `disk delete` / `snapshot delete`: renamed away atomically, then removed.
@@ -562,6 +666,13 @@ impl Service {
     ) -> Result<Value> {
         let rec = self.load_volume_by_ref(kind, name_or_id, group)?;
         self.refuse_if_attached(&rec, "deleting it")?;
+        if let Some(PendingChange::Rekey { .. }) = &rec.pending {
+            return Err(Error::Busy(format!(
+                "{} '{}' is being re-encrypted under a new key: delete it when that has finished",
+                kind.label(),
+                rec.name
+            )));
+        }
         let dir = self.volume_dir(kind, &rec.name)?;
         let parent = self.volumes_dir(kind);
         let doomed = parent.join(format!(

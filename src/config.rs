@@ -1,0 +1,193 @@
+//! Store settings (`ssefs config set|get|unset|show`), kept in `STORE/config.json`.
+//!
+//! Settings are few and named; each has a type and a one-line description, and a value is
+//! checked when it is set, so a typo is refused instead of silently ignored. The file is
+//! optional: a store without it has every default.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::fsio;
+
+/// The record version of `config.json`.
+const CONFIG_VERSION: u32 = 1;
+
+/// The type of a setting's value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ValueType {
+    Bool,
+}
+
+/// A setting this build knows.
+struct Known {
+    name: &'static str,
+    value_type: ValueType,
+    default: &'static str,
+    help: &'static str,
+}
+
+/// Every setting, in the order `config show` lists them.
+const KNOWN: &[Known] = &[Known {
+    name: TEST_CLOCK,
+    value_type: ValueType::Bool,
+    default: "false",
+    help: "honour SSEFS_NOW (seconds since the epoch) as the clock, for tests only; ssefs check \
+           and every audit entry report it",
+}];
+
+/// `test-clock`: whether `SSEFS_NOW` may move this store's clock.
+pub const TEST_CLOCK: &str = "test-clock";
+
+/// `STORE/config.json`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Config {
+    #[serde(default = "config_version")]
+    version: u32,
+    #[serde(default)]
+    settings: BTreeMap<String, String>,
+}
+
+fn config_version() -> u32 {
+    CONFIG_VERSION
+}
+
+fn known(name: &str) -> Result<&'static Known> {
+    KNOWN.iter().find(|k| k.name == name).ok_or_else(|| {
+        Error::invalid(format!(
+            "unknown setting '{}'; known settings: {}",
+            name.chars().take(60).collect::<String>(),
+            KNOWN.iter().map(|k| k.name).collect::<Vec<_>>().join(", ")
+        ))
+    })
+}
+
+fn canonical_value(k: &Known, value: &str) -> Result<String> {
+    match k.value_type {
+        ValueType::Bool => match value.to_ascii_lowercase().as_str() {
+            "true" | "yes" | "1" | "on" => Ok("true".into()),
+            "false" | "no" | "0" | "off" => Ok("false".into()),
+            _ => Err(Error::invalid(format!(
+                "setting '{}' takes true or false, not '{}'",
+                k.name,
+                value.chars().take(40).collect::<String>()
+            ))),
+        },
+    }
+}
+
+impl Config {
+    /// `STORE/config.json`.
+    pub fn path(store: &Path) -> std::path::PathBuf {
+        store.join("config.json")
+    }
+
+    /// Loads the settings of `store` (defaults when the file does not exist).
+    pub fn load(store: &Path) -> Result<Config> {
+        let path = Self::path(store);
+        if !path.exists() {
+            return Ok(Config {
+                version: CONFIG_VERSION,
+                settings: BTreeMap::new(),
+            });
+        }
+        let config: Config = fsio::read_json(&path)?;
+        if config.version != CONFIG_VERSION {
+            return Err(Error::corrupt(
+                &path,
+                format!(
+                    "config version {} is not supported (this ssefs reads version {CONFIG_VERSION})",
+                    config.version
+                ),
+            ));
+        }
+        for name in config.settings.keys() {
+            known(name).map_err(|e| Error::corrupt(&path, e.to_string()))?;
+        }
+        Ok(config)
+    }
+
+    /// Writes the settings atomically.
+    pub fn save(&self, store: &Path) -> Result<()> {
+        fsio::write_json(&Self::path(store), self, 0o600)
+    }
+
+    /// A setting's value, or its default.
+    pub fn get(&self, name: &str) -> Result<String> {
+        let k = known(name)?;
+        Ok(self
+            .settings
+            .get(k.name)
+            .cloned()
+            .unwrap_or_else(|| k.default.to_string()))
+    }
+
+    /// Sets a setting after checking its name and value.
+    pub fn set(&mut self, name: &str, value: &str) -> Result<()> {
+        let k = known(name)?;
+        let value = canonical_value(k, value)?;
+        self.settings.insert(k.name.to_string(), value);
+        Ok(())
+    }
+
+    /// Returns a setting to its default.
+    pub fn unset(&mut self, name: &str) -> Result<()> {
+        let k = known(name)?;
+        self.settings.remove(k.name);
+        Ok(())
+    }
+
+    /// Every setting with its value, whether it is the default, and its description.
+    pub fn show(&self) -> serde_json::Value {
+        serde_json::Value::Array(
+            KNOWN
+                .iter()
+                .map(|k| {
+                    let set = self.settings.get(k.name);
+                    serde_json::json!({
+                        "name": k.name,
+                        "value": set.map(String::as_str).unwrap_or(k.default),
+                        "source": if set.is_some() { "store" } else { "default" },
+                        "description": k.help,
+                    })
+                })
+                .collect(),
+        )
+    }
+
+    /// Whether `SSEFS_NOW` may move this store's clock.
+    pub fn test_clock(&self) -> bool {
+        self.settings.get(TEST_CLOCK).is_some_and(|v| v == "true")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_are_checked_saved_and_defaulted() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = Config::load(dir.path()).unwrap();
+        assert!(!c.test_clock());
+        assert_eq!(c.get(TEST_CLOCK).unwrap(), "false");
+        assert!(c.set("no-such-setting", "1").is_err());
+        assert!(c.set(TEST_CLOCK, "maybe").is_err());
+        c.set(TEST_CLOCK, "ON").unwrap();
+        c.save(dir.path()).unwrap();
+        let again = Config::load(dir.path()).unwrap();
+        assert!(again.test_clock());
+        std::fs::write(
+            Config::path(dir.path()),
+            br#"{"version":1,"settings":{"bogus":"1"}}"#,
+        )
+        .unwrap();
+        assert!(matches!(
+            Config::load(dir.path()),
+            Err(Error::Corrupt { .. })
+        ));
+    }
+}
