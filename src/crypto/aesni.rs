@@ -48,26 +48,29 @@ fn zero() -> __m128i {
 }
 
 impl AesNiXts {
-    /// Expands both keys, or `None` when the CPU has no AES-NI.
-    pub(super) fn new(data_key: &[u8; 32], tweak_key: &[u8; 32]) -> Option<Self> {
+    /// Expands both keys, or `None` when the CPU has no AES-NI. The schedules are expanded in
+    /// place, in the box that owns them, so that no copy of a round key is left behind in a
+    /// moved-from stack slot.
+    pub(super) fn new(data_key: &[u8; 32], tweak_key: &[u8; 32]) -> Option<Box<Self>> {
         if !std::arch::is_x86_feature_detected!("aes") {
             return None;
         }
+        let mut out = Box::new(AesNiXts {
+            enc: [zero(); ROUNDS + 1],
+            dec: [zero(); ROUNDS + 1],
+            tweak: [zero(); ROUNDS + 1],
+        });
         // SAFETY: AES-NI is present (checked just above).
         unsafe {
-            let enc = expand(data_key);
-            let mut dec = [zero(); ROUNDS + 1];
-            dec[0] = enc[ROUNDS];
+            expand_into(data_key, &mut out.enc);
+            out.dec[0] = out.enc[ROUNDS];
             for i in 1..ROUNDS {
-                dec[i] = _mm_aesimc_si128(enc[ROUNDS - i]);
+                out.dec[i] = _mm_aesimc_si128(out.enc[ROUNDS - i]);
             }
-            dec[ROUNDS] = enc[0];
-            Some(AesNiXts {
-                enc,
-                dec,
-                tweak: expand(tweak_key),
-            })
+            out.dec[ROUNDS] = out.enc[0];
+            expand_into(tweak_key, &mut out.tweak);
         }
+        Some(out)
     }
 
     /// Encrypts or decrypts one data unit of whole blocks (the caller checked the length).
@@ -81,9 +84,10 @@ impl AesNiXts {
         let first = _mm_set_epi64x(0, unit as i64);
         let mut tweak = to_u128(encrypt_block(&self.tweak, first));
         let mut groups = data.chunks_exact_mut(LANES);
+        // Tweaks (encryptions under the tweak key) and whitened blocks: wiped before returning.
+        let mut t = [zero(); LANES];
+        let mut x = [zero(); LANES];
         for group in &mut groups {
-            let mut t = [zero(); LANES];
-            let mut x = [zero(); LANES];
             for i in 0..LANES {
                 t[i] = from_u128(tweak);
                 tweak = mul_alpha(tweak);
@@ -117,6 +121,11 @@ impl AesNiXts {
         }
         tweak = 0;
         core::hint::black_box(tweak);
+        for v in t.iter_mut().chain(x.iter_mut()) {
+            // SAFETY: a plain store to a local; volatile so it is not elided.
+            unsafe { core::ptr::write_volatile(v, zero()) };
+        }
+        core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::SeqCst);
     }
 }
 
@@ -188,9 +197,10 @@ fn decrypt8(rk: &[__m128i; ROUNDS + 1], x: &mut [__m128i; LANES]) {
     }
 }
 
-/// The AES-256 key schedule (FIPS 197), with AESKEYGENASSIST as in Intel's AES-NI paper.
+/// The AES-256 key schedule (FIPS 197), with AESKEYGENASSIST as in Intel's AES-NI paper,
+/// written into `rk`; the working registers are cleared afterwards.
 #[target_feature(enable = "aes")]
-fn expand(key: &[u8; 32]) -> [__m128i; ROUNDS + 1] {
+fn expand_into(key: &[u8; 32], rk: &mut [__m128i; ROUNDS + 1]) {
     #[inline(always)]
     fn mix(prev: __m128i, assist: __m128i) -> __m128i {
         // prev ^ prev<<32 ^ prev<<64 ^ prev<<96 ^ assist (SSE2 only: baseline).
@@ -206,7 +216,7 @@ fn expand(key: &[u8; 32]) -> [__m128i; ROUNDS + 1] {
             _mm_xor_si128(t, assist)
         }
     }
-    let mut rk = [_mm_setzero_si128(); ROUNDS + 1];
+
     // SAFETY: the key is 32 readable bytes.
     let (mut a, mut b) = unsafe {
         (
@@ -241,5 +251,7 @@ fn expand(key: &[u8; 32]) -> [__m128i; ROUNDS + 1] {
         _mm_shuffle_epi32(_mm_aeskeygenassist_si128(b, 0x40), 0xff),
     );
     rk[14] = a;
-    rk
+    a = _mm_setzero_si128();
+    b = _mm_setzero_si128();
+    core::hint::black_box((a, b));
 }

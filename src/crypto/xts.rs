@@ -64,7 +64,7 @@ impl SectorCipher {
                 && let Some(fast) = AesNiXts::new(data, tweak)
             {
                 return Ok(SectorCipher {
-                    engine: Engine::AesNi(Box::new(fast)),
+                    engine: Engine::AesNi(fast),
                 });
             }
         }

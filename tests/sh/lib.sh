@@ -43,7 +43,7 @@ case_() { CASE=$((CASE + 1)); echo "  [$CASE] $*"; }
 fail() { echo "FAIL: $*" >&2; exit 1; }
 assert_eq() { [ "$1" = "$2" ] || fail "${3:-values differ}: '$1' != '$2'"; }
 
-mount_store() { ssefs mount "$MNT"; }
+mount_store() { ssefs mount "$MNT" "$@"; }
 unmount_store() { ssefs unmount "$MNT"; }
 
 # attach_loop FILE [losetup options]: attaches a loop device, records it for cleanup and sets
