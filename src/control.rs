@@ -15,6 +15,8 @@
 //! /.control/disks/DISK/encryption                    read "TYPE [DES-ID]"; write a set: switch
 //! ```
 
+use parking_lot::Mutex;
+
 use crate::error::{Error, Result};
 use crate::format::EncryptionType;
 use crate::ids::{self, KeyUrl, Kind};
@@ -321,18 +323,27 @@ pub fn parse(node: &Node, data: &[u8]) -> Result<Command> {
     }
 }
 
-/// Applies a command through the service, then applies key changes to open disks.
-pub fn apply(command: Command, service: &Service) -> Result<()> {
-    let result = match command {
+/// Applies a command through the service, then applies key changes to open disks. A snapshot
+/// copy and a re-encryption run without holding the service lock, so the rest of the mount is
+/// served meanwhile; everything else holds it.
+pub fn apply(command: Command, shared: &Mutex<Service>) -> Result<()> {
+    let result = apply_command(command, shared);
+    shared.lock().refresh_open_volumes();
+    result
+}
+
+fn apply_command(command: Command, shared: &Mutex<Service>) -> Result<()> {
+    let service = || shared.lock();
+    match command {
         Command::SetKeyEnabled {
             vault,
             key,
             enabled,
-        } => service
+        } => service()
             .key_set_enabled(&vault, &key, VersionSelector::All, enabled)
             .map(drop),
-        Command::RotateKey { vault, key } => service.key_rotate(&vault, &key).map(drop),
-        Command::RotateSet { set, key_url } => service
+        Command::RotateKey { vault, key } => service().key_rotate(&vault, &key).map(drop),
+        Command::RotateSet { set, key_url } => service()
             .des_update(&set, Some(&key_url), None, None)
             .map(drop),
         Command::UseCustomerKey { disk, set } => {
@@ -340,7 +351,7 @@ pub fn apply(command: Command, service: &Service) -> Result<()> {
                 disk_encryption_set: Some(set),
                 ..Default::default()
             };
-            service.disk_update(&disk, None, &update).map(drop)
+            crate::service::disk_update_shared(shared, &disk, None, &update).map(drop)
         }
         Command::UsePlatformKey { disk } => {
             let update = VolumeUpdate {
@@ -351,14 +362,14 @@ pub fn apply(command: Command, service: &Service) -> Result<()> {
                 ),
                 ..Default::default()
             };
-            service.disk_update(&disk, None, &update).map(drop)
+            service().disk_update(&disk, None, &update).map(drop)
         }
         Command::Snapshot {
             disk,
             snapshot,
             set,
         } => {
-            let source = service.load_volume(Kind::Disk, &disk)?;
+            let source = service().load_volume(Kind::Disk, &disk)?;
             let args = VolumeArgs {
                 name: snapshot,
                 resource_group: source.resource_group,
@@ -366,11 +377,9 @@ pub fn apply(command: Command, service: &Service) -> Result<()> {
                 disk_encryption_set: set,
                 ..Default::default()
             };
-            service.volume_create(Kind::Snapshot, &args).map(drop)
+            crate::service::volume_create_shared(shared, Kind::Snapshot, &args).map(drop)
         }
-    };
-    service.refresh_open_volumes();
-    result
+    }
 }
 
 /// The errno a refused control write returns: as for any error, except that a missing vault

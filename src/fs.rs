@@ -358,7 +358,7 @@ impl StoreFs {
     fn control_write(&self, node: &control::Node, data: &[u8]) -> std::result::Result<(), i32> {
         let result = control::parse(node, data).and_then(|cmd| {
             log::info(&format!(".control: {cmd:?}"));
-            control::apply(cmd, &self.service.lock())
+            control::apply(cmd, &self.service)
         });
         match result {
             Ok(()) => {
