@@ -8,6 +8,17 @@
 //! MOUNT/.control/...      the management plane (see crate::control)
 //! ```
 //!
+//! Who may act: the mount uses `default_permissions` (the kernel checks the modes shown: disks
+//! and control files are 0600 or 0400, owned by the store's owner), and, since a mode bit alone
+//! is not trusted, every open and every control write checks the caller's uid itself: only
+//! root and the store's owner are served, even with `--allow-other`.
+//!
+//! Revocation and the page cache: files are served with direct I/O, but a `MAP_PRIVATE`
+//! mapping still reads through the kernel's page cache. When a key becomes unusable, the
+//! service revokes the open volume first (every later read fails), then the hook installed by
+//! [`StoreFs::revocation_hook`] asks the kernel to drop the inode's cached pages
+//! (`FUSE_NOTIFY_INVAL_INODE`), so a mapped page faults again and its read is refused.
+//!
 //! Locks: `service` (the store's metadata, held for lookups, opens and closes, never for
 //! reads or writes), then `inodes` and `handles` (leaf locks, never held while calling out).
 
@@ -86,10 +97,34 @@ enum Handle {
     Control(control::Node),
 }
 
+/// Builds the hook the service calls after revoking an open volume.
+pub struct RevocationHookSource {
+    inodes: Arc<Mutex<Inodes>>,
+}
+
+impl RevocationHookSource {
+    /// The hook: it drops the kernel's cached pages of the revoked file (a `MAP_PRIVATE`
+    /// mapping's), so that none can be read after revocation.
+    pub fn hook(self, notifier: fuser::Notifier) -> crate::service::RevocationHook {
+        let inodes = self.inodes;
+        Arc::new(move |kind: Kind, name: &str| {
+            let wanted = Object::Volume(kind, name.to_string());
+            let ino = inodes.lock().by_object.get(&wanted).copied();
+            if let Some(ino) = ino
+                && let Err(e) = notifier.inval_inode(INodeNo(ino), 0, 0)
+                && e.raw_os_error() != Some(libc::ENOENT)
+            {
+                log::warn(&format!("{name}: cannot drop cached pages: {e}"));
+            }
+        })
+    }
+}
+
 /// The mounted store.
 pub struct StoreFs {
     service: Arc<Mutex<Service>>,
-    inodes: Mutex<Inodes>,
+    /// Shared with the revocation hook, which maps a revoked volume to its inode.
+    inodes: Arc<Mutex<Inodes>>,
     handles: RwLock<HashMap<u64, Handle>>,
     next_fh: AtomicU64,
     /// The reason of the last refused control write (`/.control/last-error`).
@@ -122,11 +157,11 @@ impl StoreFs {
     pub fn new(service: Arc<Mutex<Service>>, uid: u32, gid: u32) -> Self {
         StoreFs {
             service,
-            inodes: Mutex::new(Inodes {
+            inodes: Arc::new(Mutex::new(Inodes {
                 by_object: HashMap::new(),
                 by_ino: HashMap::new(),
                 next: FIRST_DYNAMIC,
-            }),
+            })),
             handles: RwLock::new(HashMap::new()),
             next_fh: AtomicU64::new(1),
             last_error: Mutex::new(String::new()),
@@ -134,6 +169,19 @@ impl StoreFs {
             gid,
             started: SystemTime::now(),
         }
+    }
+
+    /// What the revocation hook needs from the file system (its inode table), taken before
+    /// the file system moves into its session.
+    pub fn revocation_hook_source(&self) -> RevocationHookSource {
+        RevocationHookSource {
+            inodes: self.inodes.clone(),
+        }
+    }
+
+    /// Whether the caller of a request may act on this store: root and its owner only.
+    fn admits(&self, req: &Request) -> bool {
+        req.uid() == 0 || req.uid() == self.uid
     }
 
     fn attr(&self, ino: u64, kind: FileType, size: u64, perm: u16) -> FileAttr {
@@ -442,7 +490,15 @@ impl Filesystem for StoreFs {
         }
     }
 
-    fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
+    fn open(&self, req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
+        if !self.admits(req) {
+            log::warn(&format!(
+                "{}: open by uid {} refused: only root and the store's owner may",
+                self.name_of(ino.0),
+                req.uid()
+            ));
+            return reply.error(Errno::EACCES);
+        }
         match self.open_ino(ino.0, flags) {
             // Direct I/O: no plaintext in the kernel's page cache, and no double copy.
             // Parallel direct writes: the kernel does not serialise writes to one file, so
@@ -509,7 +565,7 @@ impl Filesystem for StoreFs {
 
     fn write(
         &self,
-        _req: &Request,
+        req: &Request,
         _ino: INodeNo,
         fh: FileHandle,
         offset: u64,
@@ -520,6 +576,13 @@ impl Filesystem for StoreFs {
         reply: ReplyWrite,
     ) {
         if let Some(node) = self.control_of(fh) {
+            if !self.admits(req) {
+                log::warn(&format!(
+                    ".control write by uid {} refused: only root and the store's owner may act",
+                    req.uid()
+                ));
+                return reply.error(Errno::EACCES);
+            }
             return match self.control_write(&node, data) {
                 Ok(()) => reply.written(data.len() as u32),
                 Err(code) => reply.error(Errno::from_i32(code)),
@@ -557,6 +620,10 @@ impl Filesystem for StoreFs {
         _datasync: bool,
         reply: ReplyEmpty,
     ) {
+        // A control write has taken effect (durably) before the write returned.
+        if self.control_of(fh).is_some() {
+            return reply.ok();
+        }
         let (volume, name) = match self.volume_of(fh) {
             Ok(v) => v,
             Err(e) => return reply.error(errno(&e)),

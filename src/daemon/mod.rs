@@ -331,6 +331,9 @@ fn run(args: &MountArgs, handler: Arc<remote::Handler>, ready: &mut Option<File>
         fuser::MountOption::Subtype(SUBTYPE.into()),
         fuser::MountOption::NoSuid,
         fuser::MountOption::NoDev,
+        // The kernel checks the modes shown (0600/0400, the store's owner); the handlers check
+        // the caller's uid as well.
+        fuser::MountOption::DefaultPermissions,
     ];
     // allow_other only when asked: by default only the mounting user sees the plaintext.
     let acl = if args.allow_other {
@@ -343,8 +346,13 @@ fn run(args: &MountArgs, handler: Arc<remote::Handler>, ready: &mut Option<File>
     config.acl = acl;
     config.n_threads = Some(args.threads.max(1));
     config.clone_fd = true;
+    // Install the revocation hook once the session exists (it needs the session's notifier).
+    let hook_source = fs.revocation_hook_source();
     let session = fuser::Session::new(fs, &mountpoint, &config)
         .map_err(|e| Error::io(format!("mount {}", mountpoint.display()), e))?;
+    service
+        .lock()
+        .set_revocation_hook(hook_source.hook(session.notifier()));
 
     let stopper = mountpoint.clone();
     std::thread::Builder::new()

@@ -319,9 +319,13 @@ fn answer(
 ) {
     let _ = stream.set_read_timeout(Some(EXCHANGE_TIMEOUT));
     let _ = stream.set_write_timeout(Some(EXCHANGE_TIMEOUT));
-    let reply = match peer_uid(&stream) {
-        Err(e) => refusal(1, format!("(IOError) who is calling: {e}")),
-        Ok(uid) if !owner.admits(uid) => {
+    // The request is read whoever sent it (bounded in size and time), so that a refusal is
+    // a reply the caller can read rather than a reset connection.
+    let mut body = Zeroizing::new(Vec::new());
+    let read = (&mut stream).take(MAX_MESSAGE).read_to_end(&mut body);
+    let reply = match (peer_uid(&stream), read) {
+        (Err(e), _) => refusal(1, format!("(IOError) who is calling: {e}")),
+        (Ok(uid), _) if !owner.admits(uid) => {
             log::warn(&format!(
                 "refused a command from uid {uid}: only root and the store's owner may act"
             ));
@@ -332,7 +336,8 @@ fn answer(
                 ),
             )
         }
-        Ok(_) => read_and_run(&mut stream, commands, service, handler),
+        (Ok(_), Err(e)) => refusal(1, format!("(IOError) reading the request: {e}")),
+        (Ok(_), Ok(_)) => run_request(&stream, body, commands, service, handler),
     };
     match serde_json::to_vec(&reply) {
         Ok(bytes) => {
@@ -344,16 +349,13 @@ fn answer(
     }
 }
 
-fn read_and_run(
-    stream: &mut UnixStream,
+fn run_request(
+    stream: &UnixStream,
+    body: Zeroizing<Vec<u8>>,
     commands: &Mutex<()>,
     service: &Mutex<Service>,
     handler: &Handler,
 ) -> Reply {
-    let mut body = Zeroizing::new(Vec::new());
-    if let Err(e) = (&mut *stream).take(MAX_MESSAGE).read_to_end(&mut body) {
-        return refusal(1, format!("(IOError) reading the request: {e}"));
-    }
     let request = match serde_json::from_slice::<Request>(&body) {
         Ok(request) => request,
         Err(e) => return refusal(2, format!("(InvalidArgument) malformed request: {e}")),

@@ -35,10 +35,16 @@ struct Entry {
     handles: usize,
 }
 
+/// Called after an open volume is revoked, with its kind and name (the mount drops the
+/// kernel's cached pages of the file).
+pub type RevocationHook = Arc<dyn Fn(Kind, &str) + Send + Sync>;
+
 /// The table of open volumes.
 #[derive(Default)]
 pub struct OpenVolumes {
     table: Mutex<HashMap<Key, Entry>>,
+    /// Set by the mount once its session exists.
+    on_revoke: Mutex<Option<RevocationHook>>,
 }
 
 impl OpenVolumes {
@@ -60,6 +66,11 @@ impl OpenVolumes {
 }
 
 impl Service {
+    /// Installs the hook called after each revocation of an open volume.
+    pub fn set_revocation_hook(&self, hook: RevocationHook) {
+        *self.open.on_revoke.lock() = Some(hook);
+    }
+
     /// Whether the key that protects `rec` is usable now by its set's identity (the platform
     /// key always is). Records nothing: the mount asks after every change.
     pub(super) fn key_check(&self, rec: &VolumeRecord) -> Result<()> {
@@ -175,10 +186,17 @@ impl Service {
                     ));
                 }
                 Err(e) => {
-                    if !volume.is_revoked() {
-                        log::warn(&format!("{}: I/O blocked: {e}", rec.name));
-                    }
+                    let newly = !volume.is_revoked();
                     volume.revoke(&e);
+                    if newly {
+                        log::warn(&format!("{}: I/O blocked: {e}", rec.name));
+                        // Revoked first (no read can succeed any more), then the kernel's
+                        // cached pages of the file are dropped.
+                        let hook = self.open.on_revoke.lock().clone();
+                        if let Some(hook) = hook {
+                            hook(kind, &rec.name);
+                        }
+                    }
                 }
                 Ok(()) if volume.is_revoked() => match self.unwrap_dek(&rec) {
                     Ok(dek) => match volume.restore(dek) {

@@ -28,7 +28,7 @@ use crate::error::Result;
 use crate::store::Store;
 use crate::vault::Caller;
 
-pub use attach::MANAGED_BY_VM;
+pub use attach::{MANAGED_BY_VM, RevocationHook};
 pub use des::DesArgs;
 pub use keyvault::{ImportedPem, KeyArgs, VaultArgs};
 pub use pending::{disk_update_shared, volume_create_shared};

@@ -89,17 +89,18 @@ SSEFS_NOW=$later ssefs keyvault key purge --vault-name kv-sec -n imp
 ssefs config set test-clock false
 
 case_ "the daemon socket serves only root and the store's owner, whatever the modes say"
+chmod 711 "$WORK"
 chmod 755 "$SSEFS_STORE"
 chmod 666 "$SSEFS_STORE/daemon.sock" "$SSEFS_STORE/daemon.lock"
 set +e
 out=$("${NOBODY[@]}" "$SSEFS" --store "$SSEFS_STORE" keyvault key set-attributes --vault-name kv-sec -n k1 --enabled false 2>&1)
 rc=$?
 set -e
-chmod 700 "$SSEFS_STORE"
+chmod 700 "$SSEFS_STORE" "$WORK"
 chmod 600 "$SSEFS_STORE/daemon.sock" "$SSEFS_STORE/daemon.lock"
 [ "$rc" -ne 0 ] || fail "nobody disabled a key through the socket"
 echo "$out" | grep -q "AuthorizationFailed" || fail "$out"
-assert_eq "$(ssefs keyvault key show --vault-name kv-sec -n k1 --query attributes.enabled -o tsv)" "true"
+assert_eq "$(ssefs keyvault key show --vault-name kv-sec -n k1 --query attributes.enabled -o tsv)" "True"
 
 case_ "with --allow-other, another user cannot read or write a disk, nor act through /.control"
 set +e
