@@ -86,7 +86,10 @@ assert_eq "$rc" 1 "purge under purge protection"
 echo "$out" | grep -q "SSEFS_NOW is ignored" || fail "$out"
 ssefs config set test-clock true
 SSEFS_NOW=$later ssefs keyvault key purge --vault-name kv-sec -n imp
+assert_eq "$(ssefs keyvault audit -n kv-sec --query "[?operation=='KeyPurge'].clockOverridden" -o tsv)" "True" "audit entry marked"
+ssefs check | grep -q "test-clock is true" || fail "ssefs check does not report the test clock"
 ssefs config set test-clock false
+ssefs check | grep -q "test-clock" && fail "ssefs check still reports the test clock"
 
 case_ "the daemon socket serves only root and the store's owner, whatever the modes say"
 chmod 711 "$WORK"
