@@ -1,0 +1,186 @@
+//! The three calls the disk service makes (get, wrap, unwrap), each on behalf of a caller and
+//! checked against the key's state and the vault's policy, and the state checks behind them.
+
+use std::fs;
+
+use super::*;
+use crate::crypto::{DataKey, KeyPair};
+use crate::error::{Error, IoContext, Result};
+use crate::format::{KeyRecord, KeyVersionRecord, VaultRecord};
+use crate::ids::{self, KeyUrl};
+
+impl Vaults {
+    /// Resolves a key URL to a usable key version, checking vault, key, version state and the
+    /// permission `perm` of `object_id`; records nothing. A versionless URL means the latest
+    /// version. The error says which key and why: [`Error::KeyDeleted`] for a missing or
+    /// soft-deleted vault, key or version, [`Error::AccessDenied`] for a missing permission,
+    /// [`Error::KeyDisabled`] for a disabled version.
+    pub(super) fn state(
+        &self,
+        url: &KeyUrl,
+        object_id: &str,
+        perm: &str,
+    ) -> Result<(VaultRecord, KeyRecord, KeyVersionRecord)> {
+        let shown = match &url.version {
+            Some(v) => url.with_version(v),
+            None => format!(
+                "https://{}.{}/keys/{}",
+                url.vault,
+                ids::VAULT_DOMAIN,
+                url.key
+            ),
+        };
+        let deleted = |why: String| Error::KeyDeleted {
+            key: shown.clone(),
+            why,
+        };
+        let vrec = match self.vault(&url.vault) {
+            Ok(v) => v,
+            Err(Error::NotFound { .. }) => {
+                return Err(deleted(format!(
+                    "key vault '{}' does not exist or is soft-deleted",
+                    url.vault
+                )));
+            }
+            Err(e) => return Err(e),
+        };
+        if !Self::has_permission(&vrec, object_id, perm) {
+            return Err(Error::AccessDenied(format!(
+                "the caller {object_id} does not have key permission '{perm}' on key vault '{}'",
+                vrec.name
+            )));
+        }
+        let krec = match self.key(&url.vault, &url.key) {
+            Ok(k) => k,
+            Err(Error::NotFound { .. }) => return Err(deleted("the key does not exist".into())),
+            Err(Error::KeyDeleted { why, .. }) => return Err(deleted(why)),
+            Err(e) => return Err(e),
+        };
+        let version = match &url.version {
+            Some(v) => krec.versions.iter().find(|x| x.id.eq_ignore_ascii_case(v)),
+            None => krec.versions.last(),
+        }
+        .cloned()
+        .ok_or_else(|| deleted("no such key version".into()))?;
+        if !version.enabled {
+            return Err(Error::KeyDisabled {
+                key: shown,
+                why: "the key version is disabled; enable it with 'keyvault key set-attributes --enabled true'".into(),
+            });
+        }
+        Ok((vrec, krec, version))
+    }
+
+    /// [`Vaults::state`], with a refusal recorded in the audit log.
+    pub(super) fn usable(
+        &self,
+        url: &KeyUrl,
+        caller: &Caller,
+        perm: &str,
+        op: &str,
+    ) -> Result<(VaultRecord, KeyRecord, KeyVersionRecord)> {
+        let result = self.state(url, caller.object_id, perm);
+        if let Err(e) = &result {
+            let outcome = match e {
+                Error::AccessDenied(_) => format!("Forbidden: {e}"),
+                _ => format!("Failed: {e}"),
+            };
+            if self.vault(&url.vault).is_ok() {
+                self.audit(
+                    &url.vault,
+                    op,
+                    caller,
+                    Some(&url.key),
+                    url.version.as_deref(),
+                    &outcome,
+                );
+            }
+        }
+        result
+    }
+
+    /// Whether `object_id` could unwrap with `url` now (enabled version, vault and key present,
+    /// permission held), without recording anything: the mount asks after every change.
+    pub fn check_unwrap(&self, url: &KeyUrl, object_id: &str) -> Result<()> {
+        self.state(url, object_id, "unwrapKey").map(|_| ())
+    }
+
+    /// "get": the facts of a usable key version.
+    pub fn get_key(&self, url: &KeyUrl, caller: &Caller) -> Result<KeyInfo> {
+        let (vrec, krec, version) = self.usable(url, caller, "get", "KeyGet")?;
+        self.audit(
+            &vrec.name,
+            "KeyGet",
+            caller,
+            Some(&krec.name),
+            Some(&version.id),
+            "Succeeded",
+        );
+        Ok(KeyInfo {
+            url: KeyUrl::format(&vrec.name, &krec.name, &version.id),
+            key_size: version.key_size,
+            vault_location: vrec.location.clone(),
+            vault_id: Self::vault_id(&vrec),
+        })
+    }
+
+    pub(super) fn load_pair(&self, vault: &str, key: &str, version: &str) -> Result<KeyPair> {
+        let path = self.key_dir(vault, key)?.join(format!("{version}.pem"));
+        let pem = zeroize::Zeroizing::new(
+            fs::read_to_string(&path).ctx(|| format!("read key file {}", path.display()))?,
+        );
+        KeyPair::from_pem(&pem).map_err(|_| Error::corrupt(&path, "not a valid RSA private key"))
+    }
+
+    /// "wrapKey": wraps `dek` under the key version `url` names; returns the wrapped bytes and
+    /// the versioned URL that did it.
+    pub fn wrap_key(
+        &self,
+        url: &KeyUrl,
+        dek: &DataKey,
+        caller: &Caller,
+    ) -> Result<(Vec<u8>, String)> {
+        let (vrec, krec, version) = self.usable(url, caller, "wrapKey", "WrapKey")?;
+        let pair = self.load_pair(&vrec.name, &krec.name, &version.id)?;
+        let wrapped = pair.public().wrap_key(dek)?;
+        self.audit(
+            &vrec.name,
+            "WrapKey",
+            caller,
+            Some(&krec.name),
+            Some(&version.id),
+            "Succeeded",
+        );
+        Ok((wrapped, KeyUrl::format(&vrec.name, &krec.name, &version.id)))
+    }
+
+    /// "unwrapKey": unwraps a DEK wrapped by the key version `url` names.
+    pub fn unwrap_key(&self, url: &KeyUrl, wrapped: &[u8], caller: &Caller) -> Result<DataKey> {
+        let (vrec, krec, version) = self.usable(url, caller, "unwrapKey", "UnwrapKey")?;
+        let pair = self.load_pair(&vrec.name, &krec.name, &version.id)?;
+        match pair.unwrap_key(wrapped) {
+            Ok(dek) => {
+                self.audit(
+                    &vrec.name,
+                    "UnwrapKey",
+                    caller,
+                    Some(&krec.name),
+                    Some(&version.id),
+                    "Succeeded",
+                );
+                Ok(dek)
+            }
+            Err(e) => {
+                self.audit(
+                    &vrec.name,
+                    "UnwrapKey",
+                    caller,
+                    Some(&krec.name),
+                    Some(&version.id),
+                    &format!("Failed: {e}"),
+                );
+                Err(e)
+            }
+        }
+    }
+}
