@@ -18,7 +18,9 @@ grep -q "is attached" "$WORK/err" || fail "unclear refusal: $(cat "$WORK/err")"
 if ssefs disk update -n d1 --size-gb 2 2>"$WORK/err"; then fail "resized an attached disk"; fi
 grep -q "is attached" "$WORK/err" || fail "unclear refusal: $(cat "$WORK/err")"
 exec 7>&-
-assert_eq "$(ssefs disk show -n d1 --query diskState -o tsv)" Unattached
+# The kernel sends the release of a closed file asynchronously: wait for it (bounded).
+disk_state_is() { [ "$(ssefs disk show -n "$1" --query diskState -o tsv)" = "$2" ]; }
+wait_until disk_state_is d1 Unattached || fail "d1 still attached after close"
 ssefs disk delete -n d1
 
 case_ "disks created, grown and deleted with the CLI appear in the mount at once"

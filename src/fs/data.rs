@@ -1,0 +1,185 @@
+//! The data path of the mount: open handles, reads through a per-thread buffer that is wiped
+//! after every reply, writes, fsync, discards and preallocation, and closing.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use fuser::{FileHandle, OpenAccMode, OpenFlags, ReplyData};
+use zeroize::Zeroize;
+
+use super::StoreFs;
+use super::inodes::{FIRST_DYNAMIC, Object};
+use crate::control;
+use crate::error::{Error, Result};
+use crate::ids::Kind;
+use crate::log;
+use crate::volume::Volume;
+
+/// An open file.
+pub(super) enum Handle {
+    /// A disk or snapshot: the shared volume.
+    Volume {
+        kind: Kind,
+        name: String,
+        volume: Arc<Volume>,
+    },
+    /// A control file.
+    Control(control::Node),
+}
+
+thread_local! {
+    /// Each request thread's read buffer, reused: allocating 1 MiB per request costs more in
+    /// page faults than decrypting it. Wiped after every reply.
+    static READ_BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+impl StoreFs {
+    pub(super) fn volume_of(&self, fh: FileHandle) -> Result<(Arc<Volume>, String)> {
+        match self.handles.read().get(&fh.0) {
+            Some(Handle::Volume { volume, name, .. }) => Ok((volume.clone(), name.clone())),
+            Some(Handle::Control(_)) => Err(Error::io(
+                "a control file is not a disk",
+                std::io::Error::from_raw_os_error(libc::EINVAL),
+            )),
+            None => Err(Error::io(
+                "unknown file handle",
+                std::io::Error::from_raw_os_error(libc::EBADF),
+            )),
+        }
+    }
+
+    pub(super) fn open_ino(&self, ino: u64, flags: OpenFlags) -> Result<u64> {
+        let write = flags.acc_mode() != OpenAccMode::O_RDONLY;
+        let read = flags.acc_mode() != OpenAccMode::O_WRONLY;
+        let handle = match self.object_of(ino) {
+            Some(Object::Volume(kind, name)) => {
+                let volume = self.service.lock().open_volume(kind, &name, write)?;
+                Handle::Volume { kind, name, volume }
+            }
+            Some(Object::Control(node)) if node.is_dir() => {
+                return Err(Error::io(
+                    "open",
+                    std::io::Error::from_raw_os_error(libc::EISDIR),
+                ));
+            }
+            Some(Object::Control(node)) => {
+                if (write && !node.writable()) || (read && !node.readable() && !write) {
+                    return Err(Error::io(
+                        "this control file does not allow that access",
+                        std::io::Error::from_raw_os_error(libc::EACCES),
+                    ));
+                }
+                Handle::Control(node)
+            }
+            None if ino < FIRST_DYNAMIC => {
+                return Err(Error::io(
+                    "open",
+                    std::io::Error::from_raw_os_error(libc::EISDIR),
+                ));
+            }
+            None => return Err(Error::not_found("inode", ino.to_string())),
+        };
+        let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
+        self.handles.write().insert(fh, handle);
+        Ok(fh)
+    }
+
+    /// Reads a disk or snapshot into this thread's buffer and replies with the bytes; the
+    /// buffer is wiped afterwards so plaintext does not linger in the daemon's memory.
+    pub(super) fn read_volume(&self, fh: FileHandle, offset: u64, size: u32, reply: ReplyData) {
+        let (volume, name) = match self.volume_of(fh) {
+            Ok(v) => v,
+            Err(e) => return reply.error(super::errno(&e)),
+        };
+        if log::debug_enabled() {
+            log::debug(&format!("{name}: read {size} at {offset}"));
+        }
+        READ_BUFFER.with(|cell| {
+            let mut fresh = Vec::new();
+            let mut guard = cell.try_borrow_mut();
+            let buf = match guard.as_deref_mut() {
+                Ok(buf) => buf,
+                // Re-entered on the same thread (never in practice): use a fresh buffer.
+                Err(_) => &mut fresh,
+            };
+            if buf.len() < size as usize {
+                buf.resize(size as usize, 0);
+            }
+            let buf = &mut buf[..size as usize];
+            match volume.read_at(buf, offset) {
+                Ok(n) => reply.data(&buf[..n]),
+                Err(e) => reply.error(self.report(&format!("read at {offset}"), &name, &e)),
+            }
+            buf.zeroize();
+        })
+    }
+
+    /// Writes to a disk; returns the count written.
+    pub(super) fn write_volume(&self, fh: FileHandle, offset: u64, data: &[u8]) -> Result<usize> {
+        let (volume, name) = self.volume_of(fh)?;
+        if log::debug_enabled() {
+            log::debug(&format!("{name}: write {} at {offset}", data.len()));
+        }
+        volume
+            .write_at(data, offset)
+            .inspect_err(|e| log::warn(&format!("{name}: write at {offset}: {e}")))
+    }
+
+    /// Makes a disk's written data durable (a control file has nothing to flush: its write
+    /// took effect before it returned).
+    pub(super) fn fsync_handle(&self, fh: FileHandle) -> Result<()> {
+        if self.control_of(fh).is_some() {
+            return Ok(());
+        }
+        let (volume, name) = self.volume_of(fh)?;
+        volume
+            .sync()
+            .inspect_err(|e| log::warn(&format!("{name}: fsync: {e}")))
+    }
+
+    /// Discard, write-zeroes and preallocation on a disk.
+    pub(super) fn fallocate_volume(
+        &self,
+        fh: FileHandle,
+        offset: u64,
+        length: u64,
+        mode: i32,
+    ) -> Result<()> {
+        let (volume, name) = self.volume_of(fh)?;
+        let punch = libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE;
+        let zero = libc::FALLOC_FL_ZERO_RANGE;
+        let result = if mode == punch || mode & !libc::FALLOC_FL_KEEP_SIZE == zero {
+            // Discard and write-zeroes: both leave the range reading as zeros, and whole
+            // sectors become holes again.
+            volume.discard(offset, length)
+        } else if mode == 0 || mode == libc::FALLOC_FL_KEEP_SIZE {
+            // Preallocation: the disk's size is fixed, so only a range within it makes sense.
+            if offset.saturating_add(length) <= volume.size() {
+                Ok(())
+            } else {
+                Err(Error::io(
+                    "fallocate past the end",
+                    std::io::Error::from_raw_os_error(libc::ENOSPC),
+                ))
+            }
+        } else {
+            Err(Error::io(
+                format!("fallocate mode {mode:#x}"),
+                std::io::Error::from_raw_os_error(libc::EOPNOTSUPP),
+            ))
+        };
+        result.inspect_err(|e| log::warn(&format!("{name}: fallocate {offset}+{length}: {e}")))
+    }
+
+    /// Closes a handle: a disk is flushed, and its last close drops the volume and its DEK.
+    pub(super) fn release_handle(&self, fh: FileHandle) {
+        let handle = self.handles.write().remove(&fh.0);
+        if let Some(Handle::Volume { kind, name, volume }) = handle {
+            if let Err(e) = volume.sync() {
+                log::warn(&format!("{name}: sync on close: {e}"));
+            }
+            drop(volume);
+            self.service.lock().close_volume(kind, &name);
+        }
+    }
+}

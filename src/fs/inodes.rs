@@ -1,0 +1,201 @@
+//! The inode table and the attributes the mount shows: fixed directories, one stable inode per
+//! disk, snapshot and control node for the life of the mount, lookups and directory listings.
+
+use std::collections::HashMap;
+use std::ffi::OsStr;
+use std::time::Duration;
+
+use fuser::{FileAttr, FileType, INodeNo};
+
+use super::StoreFs;
+use crate::control;
+use crate::error::{Error, Result};
+use crate::ids::{self, Kind};
+
+pub(super) const ROOT: u64 = 1;
+pub(super) const DISKS: u64 = 2;
+pub(super) const SNAPSHOTS: u64 = 3;
+pub(super) const CONTROL: u64 = 4;
+pub(super) const FIRST_DYNAMIC: u64 = 16;
+/// The fixed directories never change.
+const DIR_TTL: Duration = Duration::from_secs(60);
+/// Disks and snapshots come, go and grow through the CLI while mounted: the kernel must ask
+/// every time (a lookup reads one small record), so changes show at once.
+const FILE_TTL: Duration = Duration::ZERO;
+
+/// What a dynamic inode is.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(super) enum Object {
+    /// A disk or snapshot file (canonical name).
+    Volume(Kind, String),
+    /// A node of `/.control` below its root.
+    Control(control::Node),
+}
+
+/// Stable inode numbers for disks, snapshots and control nodes, for the life of the mount.
+pub(super) struct Inodes {
+    pub(super) by_object: HashMap<Object, u64>,
+    pub(super) by_ino: HashMap<u64, Object>,
+    pub(super) next: u64,
+}
+
+impl Inodes {
+    pub(super) fn assign(&mut self, object: Object) -> u64 {
+        if let Some(ino) = self.by_object.get(&object) {
+            return *ino;
+        }
+        let ino = self.next;
+        self.next += 1;
+        self.by_object.insert(object.clone(), ino);
+        self.by_ino.insert(ino, object);
+        ino
+    }
+}
+
+pub(super) fn ttl(attr: &FileAttr) -> Duration {
+    if attr.kind == FileType::Directory {
+        DIR_TTL
+    } else {
+        FILE_TTL
+    }
+}
+
+impl StoreFs {
+    pub(super) fn attr(&self, ino: u64, kind: FileType, size: u64, perm: u16) -> FileAttr {
+        FileAttr {
+            ino: INodeNo(ino),
+            size,
+            blocks: size.div_ceil(512),
+            atime: self.started,
+            mtime: self.started,
+            ctime: self.started,
+            crtime: self.started,
+            kind,
+            perm,
+            nlink: if kind == FileType::Directory { 2 } else { 1 },
+            uid: self.uid,
+            gid: self.gid,
+            rdev: 0,
+            blksize: 4096,
+            flags: 0,
+        }
+    }
+
+    pub(super) fn dir_attr(&self, ino: u64) -> FileAttr {
+        self.attr(ino, FileType::Directory, 0, 0o700)
+    }
+
+    pub(super) fn kind_of_dir(ino: u64) -> Option<Kind> {
+        match ino {
+            DISKS => Some(Kind::Disk),
+            SNAPSHOTS => Some(Kind::Snapshot),
+            _ => None,
+        }
+    }
+
+    /// The attributes of a disk or snapshot file, read from its record.
+    pub(super) fn volume_attr(&self, kind: Kind, name: &str) -> Result<FileAttr> {
+        let rec = self.service.lock().load_volume(kind, name)?;
+        let ino = self
+            .inodes
+            .lock()
+            .assign(Object::Volume(kind, rec.name.clone()));
+        let perm = if kind == Kind::Snapshot { 0o400 } else { 0o600 };
+        Ok(self.attr(ino, FileType::RegularFile, rec.size_bytes, perm))
+    }
+
+    pub(super) fn object_of(&self, ino: u64) -> Option<Object> {
+        if ino == CONTROL {
+            return Some(Object::Control(control::Node::Root));
+        }
+        self.inodes.lock().by_ino.get(&ino).cloned()
+    }
+
+    /// What an inode stands for, for log lines.
+    pub(super) fn name_of(&self, ino: u64) -> String {
+        match self.object_of(ino) {
+            Some(Object::Volume(_, name)) => name,
+            Some(Object::Control(node)) => format!(".control {node:?}"),
+            None => format!("inode {ino}"),
+        }
+    }
+
+    pub(super) fn getattr_ino(&self, ino: u64) -> Result<FileAttr> {
+        match ino {
+            ROOT | DISKS | SNAPSHOTS | CONTROL => Ok(self.dir_attr(ino)),
+            _ => match self.object_of(ino) {
+                Some(Object::Volume(kind, name)) => self.volume_attr(kind, &name),
+                Some(Object::Control(node)) => self.control_attr(node),
+                None => Err(Error::not_found("inode", ino.to_string())),
+            },
+        }
+    }
+
+    pub(super) fn lookup_name(&self, parent: u64, name: &OsStr) -> Result<FileAttr> {
+        let name = name
+            .to_str()
+            .ok_or_else(|| Error::not_found("entry", name.to_string_lossy()))?;
+        match (parent, name) {
+            (ROOT, "disks") => Ok(self.dir_attr(DISKS)),
+            (ROOT, "snapshots") => Ok(self.dir_attr(SNAPSHOTS)),
+            (ROOT, ".control") => Ok(self.dir_attr(CONTROL)),
+            (DISKS | SNAPSHOTS, _) => {
+                let kind = Self::kind_of_dir(parent).unwrap_or(Kind::Disk);
+                // An invalid name cannot exist: answer ENOENT rather than EINVAL.
+                ids::validate_name(kind, name).map_err(|_| Error::not_found(kind.label(), name))?;
+                self.volume_attr(kind, name)
+            }
+            _ => match self.object_of(parent) {
+                Some(Object::Control(node)) => {
+                    let child = node.child(&self.service.lock(), name)?;
+                    self.control_attr(child)
+                }
+                _ => Err(Error::not_found("entry", name)),
+            },
+        }
+    }
+
+    pub(super) fn entries(&self, ino: u64) -> Result<Vec<(u64, FileType, String)>> {
+        let mut out = vec![
+            (ino, FileType::Directory, ".".to_string()),
+            (ROOT, FileType::Directory, "..".to_string()),
+        ];
+        match ino {
+            ROOT => {
+                out.push((DISKS, FileType::Directory, "disks".into()));
+                out.push((SNAPSHOTS, FileType::Directory, "snapshots".into()));
+                out.push((CONTROL, FileType::Directory, ".control".into()));
+            }
+            DISKS | SNAPSHOTS => {
+                let kind = Self::kind_of_dir(ino).unwrap_or(Kind::Disk);
+                let names = self.service.lock().volume_names(kind)?;
+                let mut inodes = self.inodes.lock();
+                for name in names {
+                    let ino = inodes.assign(Object::Volume(kind, name.clone()));
+                    out.push((ino, FileType::RegularFile, name));
+                }
+            }
+            _ => match self.object_of(ino) {
+                Some(Object::Control(node)) => {
+                    let children = node.children(&self.service.lock())?;
+                    let mut inodes = self.inodes.lock();
+                    for (name, child) in children {
+                        let kind = if child.is_dir() {
+                            FileType::Directory
+                        } else {
+                            FileType::RegularFile
+                        };
+                        out.push((inodes.assign(Object::Control(child)), kind, name));
+                    }
+                }
+                _ => {
+                    return Err(Error::io(
+                        "readdir",
+                        std::io::Error::from_raw_os_error(libc::ENOTDIR),
+                    ));
+                }
+            },
+        }
+        Ok(out)
+    }
+}

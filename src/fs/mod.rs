@@ -1,0 +1,398 @@
+//! The FUSE front end, and the only module that names fuser. Each handler is an adapter: find
+//! the object, call the service or the volume, reply with data or with the error's errno. No
+//! handler can panic: every failure is an errno and one log line naming the disk.
+//!
+//! Files: `inodes.rs` (the inode table, attributes, lookups, listings), `data.rs` (open
+//! handles and the data path), `control_files.rs` (the control files' attributes, reads and
+//! writes); this file holds the file system's state and its `Filesystem` handlers.
+//!
+//! ```text
+//! MOUNT/disks/NAME        read-write plaintext of each disk (size fixed, O_TRUNC ignored)
+//! MOUNT/snapshots/NAME    read-only plaintext of each snapshot
+//! MOUNT/.control/...      the management plane (see crate::control)
+//! ```
+//!
+//! Who may act: the mount uses `default_permissions` (the kernel checks the modes shown: disks
+//! and control files are 0600 or 0400, owned by the store's owner), and, since a mode bit alone
+//! is not trusted, every open and every control write checks the caller's uid itself: only
+//! root and the store's owner are served, even with `--allow-other`.
+//!
+//! Revocation and the page cache: files are served with direct I/O, but a `MAP_PRIVATE`
+//! mapping still reads through the kernel's page cache. When a key becomes unusable, the
+//! service revokes the open volume first (every later read fails), then the hook installed by
+//! [`StoreFs::revocation_hook_source`] asks the kernel to drop the inode's cached pages
+//! (`FUSE_NOTIFY_INVAL_INODE`), so a mapped page faults again and its read is refused.
+//!
+//! Locks: `service` (the store's metadata, held for lookups, opens and closes, never for
+//! reads or writes), then `inodes` and `handles` (leaf locks, never held while calling out).
+
+mod control_files;
+mod data;
+mod inodes;
+
+use std::collections::HashMap;
+use std::ffi::OsStr;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::SystemTime;
+
+use fuser::{
+    Errno, FileHandle, Filesystem, FopenFlags, Generation, INodeNo, InitFlags, KernelConfig,
+    LockOwner, OpenFlags, ReplyAttr, ReplyData, ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyOpen,
+    ReplyStatfs, ReplyWrite, Request, TimeOrNow, WriteFlags,
+};
+use parking_lot::{Mutex, RwLock};
+
+use crate::error::{Error, Result};
+use crate::ids::Kind;
+use crate::log;
+use crate::service::Service;
+use data::Handle;
+use inodes::{FIRST_DYNAMIC, Inodes, Object, ttl};
+
+/// Largest request we ask the kernel for: 1 MiB.
+const MAX_WRITE: u32 = 1 << 20;
+
+/// Builds the hook the service calls after revoking an open volume.
+pub struct RevocationHookSource {
+    inodes: Arc<Mutex<Inodes>>,
+}
+
+impl RevocationHookSource {
+    /// The hook: it drops the kernel's cached pages of the revoked file (a `MAP_PRIVATE`
+    /// mapping's), so that none can be read after revocation.
+    pub fn hook(self, notifier: fuser::Notifier) -> crate::service::RevocationHook {
+        let inodes = self.inodes;
+        Arc::new(move |kind: Kind, name: &str| {
+            let wanted = Object::Volume(kind, name.to_string());
+            let ino = inodes.lock().by_object.get(&wanted).copied();
+            if let Some(ino) = ino
+                && let Err(e) = notifier.inval_inode(INodeNo(ino), 0, 0)
+                && e.raw_os_error() != Some(libc::ENOENT)
+            {
+                log::warn(&format!("{name}: cannot drop cached pages: {e}"));
+            }
+        })
+    }
+}
+
+/// The mounted store.
+pub struct StoreFs {
+    service: Arc<Mutex<Service>>,
+    /// Shared with the revocation hook, which maps a revoked volume to its inode.
+    inodes: Arc<Mutex<Inodes>>,
+    handles: RwLock<HashMap<u64, Handle>>,
+    next_fh: AtomicU64,
+    /// The reason of the last refused control write (`/.control/last-error`).
+    last_error: Mutex<String>,
+    uid: u32,
+    gid: u32,
+    started: SystemTime,
+}
+
+fn errno(e: &Error) -> Errno {
+    Errno::from_i32(e.errno())
+}
+
+impl StoreFs {
+    /// A file system over the service; `uid`/`gid` own every file.
+    pub fn new(service: Arc<Mutex<Service>>, uid: u32, gid: u32) -> Self {
+        StoreFs {
+            service,
+            inodes: Arc::new(Mutex::new(Inodes {
+                by_object: HashMap::new(),
+                by_ino: HashMap::new(),
+                next: FIRST_DYNAMIC,
+            })),
+            handles: RwLock::new(HashMap::new()),
+            next_fh: AtomicU64::new(1),
+            last_error: Mutex::new(String::new()),
+            uid,
+            gid,
+            started: SystemTime::now(),
+        }
+    }
+
+    /// What the revocation hook needs from the file system (its inode table), taken before
+    /// the file system moves into its session.
+    pub fn revocation_hook_source(&self) -> RevocationHookSource {
+        RevocationHookSource {
+            inodes: self.inodes.clone(),
+        }
+    }
+
+    /// Whether the caller of a request may act on this store: root and its owner only.
+    fn admits(&self, req: &Request) -> bool {
+        req.uid() == 0 || req.uid() == self.uid
+    }
+
+    fn report(&self, what: &str, name: &str, e: &Error) -> Errno {
+        log::warn(&format!("{name}: {what}: {e}"));
+        errno(e)
+    }
+}
+
+impl Filesystem for StoreFs {
+    fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> std::io::Result<()> {
+        // O_TRUNC arrives as an open flag (which we ignore: a disk's size is fixed) instead of a
+        // truncate to zero, so `dd of=` and `qemu-img convert -n` just work.
+        if let Err(e) = config.add_capabilities(InitFlags::FUSE_ATOMIC_O_TRUNC) {
+            log::warn(&format!(
+                "kernel lacks capabilities {e:?}; O_TRUNC will be refused"
+            ));
+        }
+        let _ = config.set_max_write(MAX_WRITE);
+        Ok(())
+    }
+
+    fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
+        match self.lookup_name(parent.0, name) {
+            Ok(attr) => reply.entry(&ttl(&attr), &attr, Generation(0)),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
+        match self.getattr_ino(ino.0) {
+            Ok(attr) => reply.attr(&ttl(&attr), &attr),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    fn setattr(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        _mode: Option<u32>,
+        _uid: Option<u32>,
+        _gid: Option<u32>,
+        size: Option<u64>,
+        _atime: Option<TimeOrNow>,
+        _mtime: Option<TimeOrNow>,
+        _ctime: Option<SystemTime>,
+        _fh: Option<FileHandle>,
+        _crtime: Option<SystemTime>,
+        _chgtime: Option<SystemTime>,
+        _bkuptime: Option<SystemTime>,
+        _flags: Option<fuser::BsdFileFlags>,
+        reply: ReplyAttr,
+    ) {
+        let is_volume = matches!(self.object_of(ino.0), Some(Object::Volume(..)));
+        match self.getattr_ino(ino.0) {
+            // A disk's size changes only with `disk update --size-gb`; other attributes are
+            // fixed and silently kept (touch, chmod by tools that copy metadata). Control files
+            // ignore truncation: each write is a whole command.
+            Ok(attr) if is_volume && size.is_some_and(|s| s != attr.size) => {
+                let name = self.name_of(ino.0);
+                log::warn(&format!(
+                    "{name}: truncate refused: resize with 'disk update --size-gb'"
+                ));
+                reply.error(Errno::EPERM)
+            }
+            Ok(attr) => reply.attr(&ttl(&attr), &attr),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    fn open(&self, req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
+        if !self.admits(req) {
+            log::warn(&format!(
+                "{}: open by uid {} refused: only root and the store's owner may",
+                self.name_of(ino.0),
+                req.uid()
+            ));
+            return reply.error(Errno::EACCES);
+        }
+        match self.open_ino(ino.0, flags) {
+            // Direct I/O: no plaintext in the kernel's page cache, and no double copy.
+            // Parallel direct writes: the kernel does not serialise writes to one file, so
+            // several requests are encrypted at once (the volume orders partial sectors).
+            Ok(fh) => reply.opened(
+                FileHandle(fh),
+                FopenFlags::FOPEN_DIRECT_IO | FopenFlags::FOPEN_PARALLEL_DIRECT_WRITES,
+            ),
+            Err(e) => reply.error(self.report("open", &self.name_of(ino.0), &e)),
+        }
+    }
+
+    fn read(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        size: u32,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        reply: ReplyData,
+    ) {
+        match self.control_of(fh) {
+            Some(node) => match self.read_control(&node, offset, size) {
+                Ok(bytes) => reply.data(&bytes),
+                Err(e) => reply.error(errno(&e)),
+            },
+            None => self.read_volume(fh, offset, size, reply),
+        }
+    }
+
+    fn write(
+        &self,
+        req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        data: &[u8],
+        _write_flags: WriteFlags,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        reply: ReplyWrite,
+    ) {
+        if let Some(node) = self.control_of(fh) {
+            if !self.admits(req) {
+                log::warn(&format!(
+                    ".control write by uid {} refused: only root and the store's owner may act",
+                    req.uid()
+                ));
+                return reply.error(Errno::EACCES);
+            }
+            return match self.control_write(&node, data) {
+                Ok(()) => reply.written(data.len() as u32),
+                Err(code) => reply.error(Errno::from_i32(code)),
+            };
+        }
+        match self.write_volume(fh, offset, data) {
+            Ok(n) => reply.written(n as u32),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    fn flush(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _lo: LockOwner,
+        reply: ReplyEmpty,
+    ) {
+        reply.ok();
+    }
+
+    fn fsync(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        _datasync: bool,
+        reply: ReplyEmpty,
+    ) {
+        match self.fsync_handle(fh) {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    fn release(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        _flush: bool,
+        reply: ReplyEmpty,
+    ) {
+        self.release_handle(fh);
+        reply.ok();
+    }
+
+    fn readdir(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        _fh: FileHandle,
+        offset: u64,
+        mut reply: ReplyDirectory,
+    ) {
+        match self.entries(ino.0) {
+            Ok(entries) => {
+                for (i, (ino, kind, name)) in entries.iter().enumerate().skip(offset as usize) {
+                    if reply.add(INodeNo(*ino), (i + 1) as u64, *kind, name) {
+                        break;
+                    }
+                }
+                reply.ok()
+            }
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    fn statfs(&self, _req: &Request, _ino: INodeNo, reply: ReplyStatfs) {
+        let root = self.service.lock().store().root().to_path_buf();
+        match statvfs(&root) {
+            Ok(s) => reply.statfs(
+                s.f_blocks,
+                s.f_bfree,
+                s.f_bavail,
+                s.f_files,
+                s.f_ffree,
+                s.f_bsize as u32,
+                255,
+                s.f_frsize as u32,
+            ),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    fn fallocate(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        length: u64,
+        mode: i32,
+        reply: ReplyEmpty,
+    ) {
+        match self.fallocate_volume(fh, offset, length, mode) {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    fn unlink(&self, _req: &Request, _parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        log::warn(&format!(
+            "{}: unlink refused: delete disks with 'disk delete'",
+            name.to_string_lossy()
+        ));
+        reply.error(Errno::EPERM);
+    }
+
+    fn create(
+        &self,
+        _req: &Request,
+        _parent: INodeNo,
+        name: &OsStr,
+        _mode: u32,
+        _umask: u32,
+        _flags: i32,
+        reply: fuser::ReplyCreate,
+    ) {
+        log::warn(&format!(
+            "{}: create refused: create disks with 'disk create'",
+            name.to_string_lossy()
+        ));
+        reply.error(Errno::EPERM);
+    }
+}
+
+fn statvfs(path: &std::path::Path) -> Result<libc::statvfs> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| Error::invalid("store path contains NUL"))?;
+    // SAFETY: statvfs writes into a zeroed struct we own; the path is NUL-terminated.
+    let mut s: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statvfs(c.as_ptr(), &mut s) } != 0 {
+        return Err(Error::io("statvfs", std::io::Error::last_os_error()));
+    }
+    Ok(s)
+}
