@@ -43,6 +43,10 @@ elif [ "$cargo_failed" -ne 0 ]; then
   failures+=("cargo test: $cargo_failed failed")
 fi
 
+echo "== scripts/fuzz.sh (coverage-guided, ${SSEFS_FUZZ_SECONDS:-20} s per target)"
+bash scripts/fuzz.sh "${SSEFS_FUZZ_SECONDS:-20}"
+record "scripts/fuzz.sh" $?
+
 shopt -s nullglob
 for t in tests/sh/[0-9]*.sh; do
   echo "== $t"
