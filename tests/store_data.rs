@@ -57,6 +57,7 @@ fn setup(s: &Service) -> String {
         enable_soft_delete: true,
         retention_days: None,
         enable_purge_protection: true,
+        enable_rbac_authorization: false,
     })
     .unwrap();
     let key = s

@@ -464,6 +464,7 @@ mod tests {
             enable_soft_delete: true,
             retention_days: None,
             enable_purge_protection: true,
+            enable_rbac_authorization: false,
         })
         .unwrap();
         let key = s
