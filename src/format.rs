@@ -112,6 +112,10 @@ pub struct VaultRecord {
     pub access_policies: Vec<AccessPolicy>,
     pub created: String,
     pub deleted: Option<Deletion>,
+    /// Key access is decided by role assignments, not access policies (absent: false, so
+    /// records of the first release read unchanged).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub enable_rbac_authorization: bool,
 }
 
 /// One version of a key.

@@ -703,8 +703,9 @@ fn disk_and_snapshot_refusals() {
     env.ok(&[
         "snapshot", "create", "-n", "s", "-g", "rg", "--source", "cmk", "-o", "none",
     ]);
-    env.fails(
-        &[
+    // A disk made from it may ask for another set: it is re-encrypted under a fresh DEK.
+    assert_eq!(
+        env.ok(&[
             "disk",
             "create",
             "-n",
@@ -715,16 +716,30 @@ fn disk_and_snapshot_refusals() {
             "s",
             "--disk-encryption-set",
             "des2",
-        ],
-        1,
-        "same key as its source",
+            "--query",
+            "encryption.diskEncryptionSetId",
+            "-o",
+            "tsv",
+        ])
+        .to_ascii_lowercase(),
+        env.ok(&[
+            "disk-encryption-set",
+            "show",
+            "-n",
+            "des2",
+            "--query",
+            "id",
+            "-o",
+            "tsv"
+        ])
+        .to_ascii_lowercase()
     );
     env.fails(
         &[
             "disk",
             "create",
             "-n",
-            "fromsnap",
+            "fromsnap2",
             "-g",
             "rg",
             "--source",
@@ -736,7 +751,7 @@ fn disk_and_snapshot_refusals() {
         "only grow",
     );
     assert_eq!(env.ok(&["snapshot", "list", "--query", "length(@)"]), "1");
-    assert_eq!(env.ok(&["disk", "list", "--query", "length(@)"]), "2");
+    assert_eq!(env.ok(&["disk", "list", "--query", "length(@)"]), "3");
     // Wrong group, wrong id type.
     env.fails(
         &["disk", "show", "-n", "cmk", "-g", "other"],

@@ -57,6 +57,7 @@ fn setup(s: &Service) -> String {
         enable_soft_delete: true,
         retention_days: None,
         enable_purge_protection: true,
+        enable_rbac_authorization: false,
     })
     .unwrap();
     let key = s
@@ -462,4 +463,94 @@ fn a_refused_disk_update_changes_nothing() {
     let rec = s.load_volume(Kind::Disk, "d").unwrap();
     assert_eq!(rec.size_bytes, 2 << 30);
     assert!(rec.pending.is_none());
+}
+
+/// A disk made from a disk or snapshot may ask for another protector (the cloud's "create a
+/// managed disk from a snapshot" sample does): it gets a fresh DEK and its data is re-encrypted
+/// while copied, holes stay holes, and no DEK ends up under two protectors. Snapshots still
+/// keep their source's key.
+#[test]
+fn copies_under_another_protector_are_re_encrypted() {
+    let env = common::Env::new();
+    let s = Service::open(&env.store()).unwrap();
+    let des_id = setup(&s);
+    s.volume_create(Kind::Disk, &disk("cmk", 1, Some(&des_id)))
+        .unwrap();
+    let data = pattern(3 * MIB, 42);
+    open(&s, Kind::Disk, "cmk", false)
+        .write_at(&data, 5 * MIB as u64)
+        .unwrap();
+    let snap = VolumeArgs {
+        name: "cmk-snap".into(),
+        resource_group: "rg".into(),
+        source: Some("cmk".into()),
+        ..Default::default()
+    };
+    s.volume_create(Kind::Snapshot, &snap).unwrap();
+    // The way out of a customer key: copy the data to a new platform-key disk.
+    let out = VolumeArgs {
+        name: "copied-out".into(),
+        resource_group: "rg".into(),
+        source: Some("cmk-snap".into()),
+        encryption_type: Some("EncryptionAtRestWithPlatformKey".into()),
+        ..Default::default()
+    };
+    let shown = s.volume_create(Kind::Disk, &out).unwrap();
+    assert_eq!(
+        shown["encryption"]["type"],
+        "EncryptionAtRestWithPlatformKey"
+    );
+    let src_check = s
+        .load_volume(Kind::Snapshot, "cmk-snap")
+        .unwrap()
+        .key
+        .dek_check;
+    let copy = s.load_volume(Kind::Disk, "copied-out").unwrap();
+    assert_ne!(
+        copy.key.dek_check, src_check,
+        "a copy under another protector needs its own DEK"
+    );
+    let mut back = vec![0u8; data.len()];
+    open(&s, Kind::Disk, "copied-out", true)
+        .read_at(&mut back, 5 * MIB as u64)
+        .unwrap();
+    assert_eq!(back, data);
+    // Holes stay holes: only the written 3 MiB (and no more than a sector around it) is stored.
+    let used = {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(s.data_path(Kind::Disk, "copied-out").unwrap())
+            .unwrap()
+            .blocks()
+            * 512
+    };
+    assert!(
+        used <= (3 * MIB + 64 * 1024) as u64,
+        "{used} bytes allocated"
+    );
+    // Platform disk -> a copy under the customer key.
+    let back_in = VolumeArgs {
+        name: "copied-in".into(),
+        resource_group: "rg".into(),
+        source: Some("copied-out".into()),
+        disk_encryption_set: Some(des_id.clone()),
+        ..Default::default()
+    };
+    s.volume_create(Kind::Disk, &back_in).unwrap();
+    open(&s, Kind::Disk, "copied-in", true)
+        .read_at(&mut back, 5 * MIB as u64)
+        .unwrap();
+    assert_eq!(back, data);
+    // A snapshot still cannot change its key.
+    let bad = VolumeArgs {
+        name: "bad-snap".into(),
+        resource_group: "rg".into(),
+        source: Some("cmk".into()),
+        encryption_type: Some("EncryptionAtRestWithPlatformKey".into()),
+        ..Default::default()
+    };
+    let err = s.volume_create(Kind::Snapshot, &bad).unwrap_err();
+    assert!(err.to_string().contains("same key as its source"), "{err}");
+    drop(s);
+    let report = ssefs::service::check::check(&env.store());
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
 }

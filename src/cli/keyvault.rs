@@ -15,7 +15,7 @@ use zeroize::Zeroizing;
 
 #[derive(Debug, Subcommand)]
 pub enum KeyvaultCmd {
-    /// Create a key vault (its creator gets every key permission).
+    /// Create a key vault (its creator gets every key permission, unless access is by role).
     Create {
         #[arg(short = 'n', long)]
         name: String,
@@ -32,6 +32,10 @@ pub enum KeyvaultCmd {
         /// Soft-delete retention, 7 to 90 days.
         #[arg(long)]
         retention_days: Option<u32>,
+        /// Decide key access by role assignments (`role assignment create`) instead of access
+        /// policies; `set-policy` is then refused.
+        #[arg(long, value_parser = parse_bool, num_args = 0..=1, default_missing_value = "true")]
+        enable_rbac_authorization: Option<bool>,
     },
     /// Show a key vault.
     Show {
@@ -218,6 +222,7 @@ impl KeyvaultCmd {
                 enable_purge_protection,
                 enable_soft_delete,
                 retention_days,
+                enable_rbac_authorization,
             } => s.vault_create(&VaultArgs {
                 name,
                 resource_group,
@@ -225,6 +230,7 @@ impl KeyvaultCmd {
                 enable_soft_delete: enable_soft_delete.unwrap_or(true),
                 retention_days,
                 enable_purge_protection: enable_purge_protection.unwrap_or(false),
+                enable_rbac_authorization: enable_rbac_authorization.unwrap_or(false),
             }),
             KeyvaultCmd::Show {
                 name,

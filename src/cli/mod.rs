@@ -8,6 +8,7 @@ mod disk;
 mod keyvault;
 mod mount;
 mod output;
+mod role;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -80,6 +81,9 @@ pub enum Command {
     Unmount(mount::UnmountCmd),
     /// Inspect the store without changing it; report every problem (exit 1 if any).
     Check,
+    /// Role assignments and role definitions (key access in RBAC vaults).
+    #[command(subcommand)]
+    Role(role::RoleCmd),
     /// Store settings: show, get, set and unset them.
     #[command(subcommand)]
     Config(config::ConfigCmd),
@@ -191,6 +195,7 @@ impl Cli {
             Command::Disk(cmd) => cmd.run(service)?,
             Command::Snapshot(cmd) => cmd.run(service)?,
             Command::Config(cmd) => cmd.run(&mut service.lock())?,
+            Command::Role(cmd) => cmd.run(&service.lock())?,
             Command::Mount(_) | Command::Unmount(_) | Command::Check => {
                 return Err(Error::invalid(
                     "mount, unmount and check cannot run inside the mount daemon",

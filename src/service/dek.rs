@@ -37,10 +37,26 @@ impl Service {
         let missing: Vec<&str> = DES_PERMISSIONS
             .iter()
             .copied()
-            .filter(|p| !Vaults::has_permission(&vault, &des.principal_id, p))
+            .filter(|p| {
+                !self
+                    .store
+                    .vaults()
+                    .has_permission(&vault, &des.principal_id, p, Some(&url.key))
+            })
             .collect();
         if missing.is_empty() {
             return Ok(());
+        }
+        if vault.enable_rbac_authorization {
+            return Err(Error::AccessDenied(format!(
+                "the identity {} of disk encryption set '{}' has no role granting {} on key vault '{}' (it uses Azure RBAC); assign one with: role assignment create --assignee-object-id {} --role \"Key Vault Crypto Service Encryption User\" --scope {}",
+                des.principal_id,
+                des.name,
+                missing.join(", "),
+                vault.name,
+                des.principal_id,
+                Vaults::vault_id(&vault)
+            )));
         }
         Err(Error::AccessDenied(format!(
             "the identity {} of disk encryption set '{}' lacks key permission(s) {} on key vault '{}'; grant them with: keyvault set-policy -n {} --object-id {} --key-permissions get wrapkey unwrapkey",

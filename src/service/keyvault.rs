@@ -18,6 +18,8 @@ pub struct VaultArgs {
     pub enable_soft_delete: bool,
     pub retention_days: Option<u32>,
     pub enable_purge_protection: bool,
+    /// `--enable-rbac-authorization`: key access by role assignments.
+    pub enable_rbac_authorization: bool,
 }
 
 /// `keyvault key create` / `import` arguments.
@@ -66,6 +68,7 @@ impl Service {
             enable_soft_delete: args.enable_soft_delete,
             retention_days: args.retention_days.unwrap_or(90),
             enable_purge_protection: args.enable_purge_protection,
+            enable_rbac_authorization: args.enable_rbac_authorization,
         };
         if new.enable_purge_protection && !new.enable_soft_delete {
             return Err(Error::invalid(

@@ -18,6 +18,7 @@ mod des;
 mod inventory;
 mod keyvault;
 mod pending;
+mod roles;
 mod rotation;
 mod views;
 mod volumes;
@@ -32,6 +33,7 @@ pub use attach::{MANAGED_BY_VM, RevocationHook};
 pub use des::DesArgs;
 pub use keyvault::{ImportedPem, KeyArgs, VaultArgs};
 pub use pending::{disk_update_shared, volume_create_shared};
+pub use roles::{AssignmentArgs, AssignmentFilter};
 pub use volumes::{VolumeArgs, VolumeUpdate};
 
 /// The service over one open store.

@@ -4,7 +4,9 @@
 //! point is finished when the store is next opened.
 //!
 //! - A copy is planned under the lock (validated, DEK wrapped, name reserved), its data copied
-//!   into a temporary directory without it, and put in place under it again. A crash leaves a
+//!   into a temporary directory without it (as ciphertext, or re-encrypted under a fresh DEK
+//!   when a disk is made with another protector than its source's), and put in place under it
+//!   again. A crash leaves a
 //!   temporary, removed at the next open: the copy did not happen.
 //! - A re-encryption first records its intent in the disk's record (`pending: Rekey`, with the
 //!   fresh DEK already wrapped by the new key), writes `data.rekey` without the lock, records
@@ -64,6 +66,9 @@ pub(super) struct CreatePlan {
     pub(super) rec: VolumeRecord,
     /// Kept to re-wrap if the set's key rotates while the data is copied.
     pub(super) dek: DataKey,
+    /// The source's DEK when the copy is re-encrypted under `dek` (a disk made with another
+    /// protector than its source's); `None` when the ciphertext is copied as it is.
+    pub(super) source_dek: Option<DataKey>,
     pub(super) source_data: Option<PathBuf>,
     pub(super) tmp: PathBuf,
 }
@@ -77,9 +82,12 @@ impl CreatePlan {
         let result = (|| {
             fsio::create_private_dir(&self.tmp)?;
             let data = self.tmp.join("data");
-            match &self.source_data {
-                Some(src) => fsio::sparse_copy(src, &data)?,
-                None => {
+            match (&self.source_data, &self.source_dek) {
+                (Some(src), Some(src_dek)) => {
+                    volume::reencrypt_file(src, &data, self.rec.size_bytes, src_dek, &self.dek)?
+                }
+                (Some(src), None) => fsio::sparse_copy(src, &data)?,
+                (None, _) => {
                     use std::os::unix::fs::OpenOptionsExt;
                     fs::OpenOptions::new()
                         .write(true)
@@ -456,6 +464,7 @@ mod tests {
             enable_soft_delete: true,
             retention_days: None,
             enable_purge_protection: true,
+            enable_rbac_authorization: false,
         })
         .unwrap();
         let key = s

@@ -12,6 +12,10 @@ use crate::vault::Vaults;
 
 const GIB: u64 = 1 << 30;
 
+/// The signed-in user's name (`account show --query user.name`); `role assignment create
+/// --assignee` accepts it for the user's object id.
+pub const USER_NAME: &str = "ssefs-user";
+
 /// `account show`.
 pub fn account(rec: &StoreRecord) -> Value {
     json!({
@@ -22,7 +26,7 @@ pub fn account(rec: &StoreRecord) -> Value {
         "name": rec.subscription_name,
         "state": "Enabled",
         "tenantId": rec.tenant_id,
-        "user": { "name": "ssefs-user", "type": "user", "objectId": rec.user_object_id },
+        "user": { "name": USER_NAME, "type": "user", "objectId": rec.user_object_id },
     })
 }
 
@@ -52,7 +56,7 @@ pub fn vault(rec: &VaultRecord) -> Value {
         "properties": {
             "accessPolicies": policies,
             "enablePurgeProtection": if rec.enable_purge_protection { Value::Bool(true) } else { Value::Null },
-            "enableRbacAuthorization": false,
+            "enableRbacAuthorization": rec.enable_rbac_authorization,
             "enableSoftDelete": rec.enable_soft_delete,
             "provisioningState": "Succeeded",
             "sku": { "family": "A", "name": "standard" },

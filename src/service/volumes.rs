@@ -94,6 +94,25 @@ fn size_bytes(size_gb: u64) -> Result<u64> {
     Ok(size_gb * GIB)
 }
 
+/// Who protects a new volume's DEK: `None` for the platform key, else the set's id (lower case).
+fn protector_id(p: &Protector) -> Option<String> {
+    match p {
+        Protector::Platform => None,
+        Protector::Customer(des) => Some(views::des_id(des).to_ascii_lowercase()),
+    }
+}
+
+/// Who protects an existing volume's DEK, in the same terms as [`protector_id`].
+fn volume_protector_id(rec: &VolumeRecord) -> Option<String> {
+    match rec.key.kek {
+        Kek::Platform => None,
+        Kek::Customer { .. } => rec
+            .disk_encryption_set_id
+            .as_deref()
+            .map(str::to_ascii_lowercase),
+    }
+}
+
 /// The key a protection uses, without version: `platform` or `vault/key`.
 fn key_identity(kek: &Kek) -> String {
     match kek {
@@ -387,32 +406,44 @@ impl Service {
                 }
             },
         };
+        // Snapshots keep their source's protector (the platform key or the same set). A disk
+        // may ask for another: it then gets a fresh DEK and its data is re-encrypted while it
+        // is copied, so no DEK is ever wrapped by two protectors.
+        let mut reencrypt = false;
         if let Some(src) = &source {
-            let wanted = match &protector {
-                Protector::Platform => Kek::Platform,
-                Protector::Customer(des) => Kek::Customer {
-                    key_url: des.active_key.key_url.clone(),
-                },
-            };
-            if key_identity(&wanted) != key_identity(&src.key.kek) {
-                return Err(Error::not_allowed(format!(
-                    "{what} must be encrypted with the same key as its source '{}' ({}), not {}; {}",
-                    src.name,
-                    key_identity(&src.key.kek),
-                    key_identity(&wanted),
-                    if kind == Kind::Disk {
-                        "create it with the source's encryption, then switch it with 'disk update'"
-                    } else {
-                        "omit --encryption-type and --disk-encryption-set to inherit it"
-                    }
-                )));
+            let wanted = protector_id(&protector);
+            let has = volume_protector_id(src);
+            if wanted != has {
+                if kind == Kind::Snapshot {
+                    let wanted_key = match &protector {
+                        Protector::Platform => Kek::Platform,
+                        Protector::Customer(des) => Kek::Customer {
+                            key_url: des.active_key.key_url.clone(),
+                        },
+                    };
+                    return Err(Error::not_allowed(format!(
+                        "{what} must be encrypted with the same key as its source '{}' ({}{}), not {}{}; omit --encryption-type and --disk-encryption-set to inherit it",
+                        src.name,
+                        key_identity(&src.key.kek),
+                        has.as_deref()
+                            .map(|d| format!(" through {d}"))
+                            .unwrap_or_default(),
+                        key_identity(&wanted_key),
+                        wanted
+                            .as_deref()
+                            .map(|d| format!(" through {d}"))
+                            .unwrap_or_default(),
+                    )));
+                }
+                reencrypt = true;
             }
         }
 
-        // The DEK: a new one, or the source's (a copy keeps its ciphertext, hence its key).
-        let dek = match &source {
-            Some(src) => self.unwrap_dek(src)?,
-            None => DataKey::generate()?,
+        // The DEK: the source's when the copy keeps its ciphertext; else a fresh one.
+        let (dek, source_dek) = match &source {
+            Some(src) if reencrypt => (DataKey::generate()?, Some(self.unwrap_dek(src)?)),
+            Some(src) => (self.unwrap_dek(src)?, None),
+            None => (DataKey::generate()?, None),
         };
         rec.key = self.wrap_dek(&dek, &protector, &id)?;
         if let Protector::Customer(des) = &protector {
@@ -459,6 +490,7 @@ impl Service {
             kind,
             rec,
             dek,
+            source_dek,
             source_data,
             tmp,
         })

@@ -44,7 +44,7 @@ impl Vaults {
             }
             Err(e) => return Err(e),
         };
-        if !Self::has_permission(&vrec, object_id, perm) {
+        if !self.has_permission(&vrec, object_id, perm, Some(&url.key)) {
             return Err(Error::AccessDenied(format!(
                 "the caller {object_id} does not have key permission '{perm}' on key vault '{}'",
                 vrec.name

@@ -68,6 +68,8 @@ pub struct NewVault {
     pub enable_soft_delete: bool,
     pub retention_days: u32,
     pub enable_purge_protection: bool,
+    /// Key access by role assignments instead of access policies.
+    pub enable_rbac_authorization: bool,
 }
 
 /// Facts about one key version that the disk service needs.
@@ -83,6 +85,8 @@ pub struct KeyInfo {
 /// The vaults of one store.
 pub struct Vaults {
     dir: PathBuf,
+    /// The store's role assignments, which decide key access in RBAC vaults.
+    assignments: crate::rbac::Assignments,
 }
 
 mod access;
@@ -97,7 +101,17 @@ pub use access::{canonical_permissions, validate_object_id};
 impl Vaults {
     /// The vaults under `dir` (`STORE/vaults`).
     pub fn new(dir: PathBuf) -> Self {
-        Vaults { dir }
+        let assignments = crate::rbac::Assignments::new(
+            dir.parent()
+                .map(|store| store.join("roleAssignments"))
+                .unwrap_or_else(|| dir.join("roleAssignments")),
+        );
+        Vaults { dir, assignments }
+    }
+
+    /// The store's role assignments.
+    pub fn assignments(&self) -> &crate::rbac::Assignments {
+        &self.assignments
     }
 }
 

@@ -97,13 +97,19 @@ impl Vaults {
             enable_soft_delete: new.enable_soft_delete,
             soft_delete_retention_in_days: new.retention_days,
             enable_purge_protection: new.enable_purge_protection,
-            access_policies: vec![AccessPolicy {
-                object_id: creator.to_string(),
-                tenant_id: new.tenant_id.clone(),
-                key_permissions: KEY_PERMISSIONS.iter().map(|p| p.to_string()).collect(),
-            }],
+            // An RBAC vault ignores access policies: its creator, like everyone, needs a role.
+            access_policies: if new.enable_rbac_authorization {
+                Vec::new()
+            } else {
+                vec![AccessPolicy {
+                    object_id: creator.to_string(),
+                    tenant_id: new.tenant_id.clone(),
+                    key_permissions: KEY_PERMISSIONS.iter().map(|p| p.to_string()).collect(),
+                }]
+            },
             created: clock::now_rfc3339(),
             deleted: None,
+            enable_rbac_authorization: new.enable_rbac_authorization,
         };
         self.save_vault(&rec)?;
         fsio::sync_dir(&self.dir)?;

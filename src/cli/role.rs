@@ -1,0 +1,139 @@
+//! `ssefs role assignment …` and `ssefs role definition list`.
+
+use clap::{Args, Subcommand};
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::service::{AssignmentArgs, AssignmentFilter, Service};
+
+#[derive(Debug, Subcommand)]
+pub enum RoleCmd {
+    /// Role assignments: who holds which role at which scope.
+    #[command(subcommand)]
+    Assignment(AssignmentCmd),
+    /// The built-in role definitions ssefs knows.
+    #[command(subcommand)]
+    Definition(DefinitionCmd),
+}
+
+/// Filters shared by list and delete.
+#[derive(Debug, Args)]
+pub struct Filter {
+    /// Object id of the principal (or the signed-in user's name).
+    #[arg(long)]
+    assignee: Option<String>,
+    /// Role name or id.
+    #[arg(long)]
+    role: Option<String>,
+    /// The scope (a resource id, resource group id or subscription).
+    #[arg(long)]
+    scope: Option<String>,
+    /// Resource group, as scope.
+    #[arg(short = 'g', long)]
+    resource_group: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AssignmentCmd {
+    /// Assign a role to a principal at a scope (default: the subscription).
+    Create {
+        /// Object id of the principal (or the signed-in user's name).
+        #[arg(
+            long,
+            required_unless_present = "assignee_object_id",
+            conflicts_with = "assignee_object_id"
+        )]
+        assignee: Option<String>,
+        /// Object id of the principal.
+        #[arg(long)]
+        assignee_object_id: Option<String>,
+        /// User, Group, ServicePrincipal or ForeignGroup (default: derived).
+        #[arg(long)]
+        assignee_principal_type: Option<String>,
+        /// Role name (e.g. "Key Vault Crypto Service Encryption User") or id.
+        #[arg(long)]
+        role: String,
+        /// The scope: a resource id, resource group id or subscription.
+        #[arg(long)]
+        scope: Option<String>,
+        /// Resource group, as scope.
+        #[arg(short = 'g', long)]
+        resource_group: Option<String>,
+    },
+    /// List role assignments.
+    List {
+        #[command(flatten)]
+        filter: Filter,
+        /// Accepted for compatibility: every assignment of the subscription is listed.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Delete role assignments (by --ids, or by the filters).
+    Delete {
+        /// Role assignment ids.
+        #[arg(long, num_args = 1..)]
+        ids: Vec<String>,
+        #[command(flatten)]
+        filter: Filter,
+        /// Accepted for compatibility.
+        #[arg(short = 'y', long)]
+        yes: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DefinitionCmd {
+    /// List role definitions.
+    List {
+        /// A role name or id.
+        #[arg(short = 'n', long)]
+        name: Option<String>,
+    },
+}
+
+impl Filter {
+    fn into_filter(self, ids: Vec<String>) -> AssignmentFilter {
+        AssignmentFilter {
+            ids,
+            assignee: self.assignee,
+            role: self.role,
+            scope: self.scope,
+            resource_group: self.resource_group,
+        }
+    }
+}
+
+impl RoleCmd {
+    pub fn run(self, s: &Service) -> Result<Value> {
+        match self {
+            RoleCmd::Assignment(AssignmentCmd::Create {
+                assignee,
+                assignee_object_id,
+                assignee_principal_type,
+                role,
+                scope,
+                resource_group,
+            }) => {
+                let assignee = assignee
+                    .or(assignee_object_id)
+                    .ok_or_else(|| Error::invalid("give --assignee or --assignee-object-id"))?;
+                s.role_assignment_create(&AssignmentArgs {
+                    assignee,
+                    role,
+                    scope,
+                    resource_group,
+                    principal_type: assignee_principal_type,
+                })
+            }
+            RoleCmd::Assignment(AssignmentCmd::List { filter, .. }) => {
+                s.role_assignment_list(&filter.into_filter(Vec::new()))
+            }
+            RoleCmd::Assignment(AssignmentCmd::Delete { ids, filter, .. }) => {
+                s.role_assignment_delete(&filter.into_filter(ids))
+            }
+            RoleCmd::Definition(DefinitionCmd::List { name }) => {
+                s.role_definition_list(name.as_deref())
+            }
+        }
+    }
+}
