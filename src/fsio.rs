@@ -84,17 +84,22 @@ pub fn create_private_dir(dir: &Path) -> Result<()> {
         .ctx(|| format!("create directory {}", dir.display()))
 }
 
+/// Creates the new file `path` (it must not exist) with mode 0600, for writing.
+pub fn create_new_private(path: &Path) -> Result<File> {
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .ctx(|| format!("create {}", path.display()))
+}
+
 /// Copies `src` to a new file `dst` without reading holes: a reflink when the filesystem can
 /// share extents (btrfs, xfs), else `copy_file_range` over the data extents only, so that a copy
 /// of a mostly empty disk is small and quick. `dst` ends with `src`'s length and is fsynced.
 pub fn sparse_copy(src: &Path, dst: &Path) -> Result<()> {
     let input = File::open(src).ctx(|| format!("open {}", src.display()))?;
-    let output = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(dst)
-        .ctx(|| format!("create {}", dst.display()))?;
+    let output = create_new_private(dst)?;
     let len = input
         .metadata()
         .ctx(|| format!("stat {}", src.display()))?

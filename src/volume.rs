@@ -95,14 +95,8 @@ pub fn reencrypt_file(
     old: &DataKey,
     new: &DataKey,
 ) -> Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
     let input = File::open(src).ctx(|| format!("open {}", src.display()))?;
-    let output = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(dst)
-        .ctx(|| format!("create {}", dst.display()))?;
+    let output = crate::fsio::create_new_private(dst)?;
     let from = SectorCipher::new(old)?;
     let to = SectorCipher::new(new)?;
     let src_len = input

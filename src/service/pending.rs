@@ -87,15 +87,7 @@ impl CreatePlan {
                     volume::reencrypt_file(src, &data, self.rec.size_bytes, src_dek, &self.dek)?
                 }
                 (Some(src), None) => fsio::sparse_copy(src, &data)?,
-                (None, _) => {
-                    use std::os::unix::fs::OpenOptionsExt;
-                    fs::OpenOptions::new()
-                        .write(true)
-                        .create_new(true)
-                        .mode(0o600)
-                        .open(&data)
-                        .ctx(|| format!("create {}", data.display()))?;
-                }
+                (None, _) => drop(fsio::create_new_private(&data)?),
             }
             let f = fs::OpenOptions::new()
                 .write(true)
