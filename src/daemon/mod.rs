@@ -323,8 +323,14 @@ fn run(args: &MountArgs, handler: Arc<remote::Handler>, ready: &mut Option<File>
     )?;
     remote::serve(&store, service.clone(), handler)?;
 
+    // Files belong to the store's owner (who, with root, is the only one served: the kernel
+    // checks these modes under default_permissions, the handlers check the uid again).
     // SAFETY: getuid/getgid cannot fail.
-    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+    let (me, my_group) = unsafe { (libc::getuid(), libc::getgid()) };
+    let (uid, gid) = {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(&store).map_or((me, my_group), |m| (m.uid(), m.gid()))
+    };
     let fs = StoreFs::new(service.clone(), uid, gid);
     let options = vec![
         fuser::MountOption::FSName(format!("{SOURCE_PREFIX}{}", store.display())),
