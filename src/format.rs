@@ -178,6 +178,8 @@ pub struct DesRecord {
 pub enum VolumeKind {
     Disk,
     Snapshot,
+    /// A managed image (`image create`): read-only, like a snapshot; disks are made from it.
+    Image,
 }
 
 impl VolumeKind {
@@ -186,6 +188,7 @@ impl VolumeKind {
         match self {
             VolumeKind::Disk => crate::ids::Kind::Disk,
             VolumeKind::Snapshot => crate::ids::Kind::Snapshot,
+            VolumeKind::Image => crate::ids::Kind::Image,
         }
     }
 }
@@ -252,6 +255,9 @@ pub struct VolumeRecord {
     /// this field existed read unchanged). The store finishes it when it is next opened.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending: Option<PendingChange>,
+    /// An image's operating system type (`Linux` or `Windows`); absent for disks and snapshots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub os_type: Option<String>,
 }
 
 /// A multi-step change of a volume, recorded before its first step so that a crash at any

@@ -16,6 +16,7 @@ pub enum Kind {
     DiskEncryptionSet,
     Disk,
     Snapshot,
+    Image,
     ResourceGroup,
 }
 
@@ -28,6 +29,7 @@ impl Kind {
             Kind::DiskEncryptionSet => "disk encryption set",
             Kind::Disk => "disk",
             Kind::Snapshot => "snapshot",
+            Kind::Image => "image",
             Kind::ResourceGroup => "resource group",
         }
     }
@@ -40,6 +42,7 @@ impl Kind {
             Kind::DiskEncryptionSet => "Microsoft.Compute/diskEncryptionSets",
             Kind::Disk => "Microsoft.Compute/disks",
             Kind::Snapshot => "Microsoft.Compute/snapshots",
+            Kind::Image => "Microsoft.Compute/images",
             Kind::ResourceGroup => "resourceGroups",
         }
     }
@@ -55,7 +58,7 @@ pub fn validate_name(kind: Kind, name: &str) -> Result<()> {
             "3 to 24 letters, digits and hyphens, starting with a letter",
         ),
         Kind::Key => (1, 127, "-", "1 to 127 letters, digits and hyphens"),
-        Kind::Disk | Kind::Snapshot | Kind::DiskEncryptionSet => (
+        Kind::Disk | Kind::Snapshot | Kind::Image | Kind::DiskEncryptionSet => (
             1,
             80,
             "_-.",

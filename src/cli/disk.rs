@@ -17,6 +17,18 @@ pub struct Target {
     resource_group: Option<String>,
 }
 
+impl Target {
+    /// The name or id given with `-n`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The group given with `-g`, if any.
+    pub fn group(&self) -> Option<&str> {
+        self.resource_group.as_deref()
+    }
+}
+
 /// Encryption flags shared by create and update.
 #[derive(Debug, Args)]
 pub struct Encryption {
@@ -30,7 +42,8 @@ pub struct Encryption {
 
 #[derive(Debug, Subcommand)]
 pub enum DiskCmd {
-    /// Create an empty disk, or a copy of a disk or snapshot (--source).
+    /// Create an empty disk, a copy of a disk or snapshot (--source), or a disk from a managed
+    /// image (--image-reference).
     Create {
         #[arg(short = 'n', long)]
         name: String,
@@ -43,9 +56,13 @@ pub enum DiskCmd {
         /// Standard_LRS, StandardSSD_LRS, Premium_LRS or UltraSSD_LRS.
         #[arg(long)]
         sku: Option<String>,
-        /// A disk or snapshot (name or id) to copy; the new disk keeps its key.
+        /// A disk or snapshot (name or id) to copy; the new disk keeps its key unless another
+        /// is asked for (then its data is re-encrypted under a fresh data key).
         #[arg(long)]
         source: Option<String>,
+        /// A managed image (name or id) to make the disk from; it keeps the image's key.
+        #[arg(long, conflicts_with = "source")]
+        image_reference: Option<String>,
         #[command(flatten)]
         encryption: Encryption,
     },
@@ -129,6 +146,7 @@ impl DiskCmd {
                 size_gb,
                 sku,
                 source,
+                image_reference,
                 encryption,
             } => service::volume_create_shared(
                 shared,
@@ -142,6 +160,8 @@ impl DiskCmd {
                     source,
                     encryption_type: encryption.encryption_type,
                     disk_encryption_set: encryption.disk_encryption_set,
+                    image_reference,
+                    os_type: None,
                 },
             ),
             DiskCmd::Show { target } => shared.lock().volume_show(
@@ -201,6 +221,8 @@ impl SnapshotCmd {
                     source: Some(source),
                     encryption_type: encryption.encryption_type,
                     disk_encryption_set: encryption.disk_encryption_set,
+                    image_reference: None,
+                    os_type: None,
                 },
             ),
             SnapshotCmd::Show { target } => s().volume_show(

@@ -5,6 +5,7 @@ mod account;
 mod config;
 mod des;
 mod disk;
+mod image;
 mod keyvault;
 mod mount;
 mod output;
@@ -81,6 +82,12 @@ pub enum Command {
     Unmount(mount::UnmountCmd),
     /// Inspect the store without changing it; report every problem (exit 1 if any).
     Check,
+    /// Managed images (they keep their source's key).
+    #[command(subcommand)]
+    Image(image::ImageCmd),
+    /// Shared image galleries (only what shows that customer-key images cannot go in one).
+    #[command(subcommand)]
+    Sig(image::SigCmd),
     /// Role assignments and role definitions (key access in RBAC vaults).
     #[command(subcommand)]
     Role(role::RoleCmd),
@@ -196,6 +203,8 @@ impl Cli {
             Command::Snapshot(cmd) => cmd.run(service)?,
             Command::Config(cmd) => cmd.run(&mut service.lock())?,
             Command::Role(cmd) => cmd.run(&service.lock())?,
+            Command::Image(cmd) => cmd.run(service)?,
+            Command::Sig(cmd) => cmd.run(&service.lock())?,
             Command::Mount(_) | Command::Unmount(_) | Command::Check => {
                 return Err(Error::invalid(
                     "mount, unmount and check cannot run inside the mount daemon",
@@ -224,8 +233,8 @@ fn check(root: &Path) -> Reply {
         out.push_str(&format!("note: {}: {}\n", f.path.display(), f.problem));
     }
     let summary = format!(
-        "{} disks, {} snapshots, {} disk encryption sets, {} key vaults",
-        report.disks, report.snapshots, report.sets, report.vaults
+        "{} disks, {} snapshots, {} disk encryption sets, {} key vaults, {} images",
+        report.disks, report.snapshots, report.sets, report.vaults, report.images
     );
     if report.problems.is_empty() {
         out.push_str(&format!(

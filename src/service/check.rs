@@ -32,6 +32,7 @@ pub struct Report {
     pub notes: Vec<Finding>,
     pub disks: usize,
     pub snapshots: usize,
+    pub images: usize,
     pub sets: usize,
     pub vaults: usize,
 }
@@ -202,9 +203,9 @@ pub fn check(root: &Path) -> Report {
     }
     leftovers(&des_dir, &mut r);
 
-    // Disks and snapshots; which protectors wrap each DEK (by check value).
+    // Disks, snapshots and images; which protectors wrap each DEK (by check value).
     let mut protectors: BTreeMap<String, Vec<(PathBuf, String)>> = BTreeMap::new();
-    for (dir_name, is_snapshot) in [("disks", false), ("snapshots", true)] {
+    for dir_name in ["disks", "snapshots", "images"] {
         let dir = root.join(dir_name);
         leftovers(&dir, &mut r);
         for name in fsio::list_entries(&dir).unwrap_or_default() {
@@ -212,10 +213,10 @@ pub fn check(root: &Path) -> Report {
             let Some(rec) = load::<VolumeRecord>(&vdir.join("volume.json"), &mut r) else {
                 continue;
             };
-            if is_snapshot {
-                r.snapshots += 1
-            } else {
-                r.disks += 1
+            match dir_name {
+                "disks" => r.disks += 1,
+                "snapshots" => r.snapshots += 1,
+                _ => r.images += 1,
             }
             let data = vdir.join("data");
             let resizing_from = match &rec.pending {

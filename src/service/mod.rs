@@ -15,6 +15,7 @@ mod attach;
 pub mod check;
 mod dek;
 mod des;
+mod gallery;
 mod inventory;
 mod keyvault;
 mod pending;
@@ -31,6 +32,7 @@ use crate::vault::Caller;
 
 pub use attach::{MANAGED_BY_VM, RevocationHook};
 pub use des::DesArgs;
+pub use gallery::GalleryDefinition;
 pub use keyvault::{ImportedPem, KeyArgs, VaultArgs};
 pub use pending::{disk_update_shared, volume_create_shared};
 pub use roles::{AssignmentArgs, AssignmentFilter};

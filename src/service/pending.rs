@@ -223,7 +223,7 @@ impl Service {
 
     fn dek_sharers(&self, rec: &VolumeRecord) -> Result<Vec<VolumeRecord>> {
         let mut out = Vec::new();
-        for kind in [Kind::Disk, Kind::Snapshot] {
+        for kind in [Kind::Disk, Kind::Snapshot, Kind::Image] {
             for other in self.all_volumes(kind)? {
                 let same = other.kind == rec.kind && other.name.eq_ignore_ascii_case(&rec.name);
                 if !same && other.key.dek_check == rec.key.dek_check {
@@ -334,7 +334,7 @@ impl Service {
     /// anything else uses it). A change that cannot be finished now (its key is unusable)
     /// stays recorded, with a warning, and is tried again at the next open.
     pub(super) fn resume_pending_changes(&self) {
-        for kind in [Kind::Disk, Kind::Snapshot] {
+        for kind in [Kind::Disk, Kind::Snapshot, Kind::Image] {
             let records = match self.all_volumes(kind) {
                 Ok(r) => r,
                 Err(e) => return log::warn(&format!("cannot check for unfinished changes: {e}")),

@@ -184,7 +184,7 @@ impl Service {
     pub(super) fn volumes_of_des(&self, des: &DesRecord) -> Result<Vec<VolumeRecord>> {
         let id = views::des_id(des);
         let mut out = Vec::new();
-        for kind in [Kind::Disk, Kind::Snapshot] {
+        for kind in [Kind::Disk, Kind::Snapshot, Kind::Image] {
             for rec in self.all_volumes(kind)? {
                 if rec
                     .disk_encryption_set_id

@@ -244,6 +244,42 @@ pub fn volume(rec: &VolumeRecord, managed_by: Option<&str>) -> Value {
             out["type"] = json!("Microsoft.Compute/snapshots");
             out["incremental"] = json!(false);
         }
+        VolumeKind::Image => return image(rec),
     }
     out
+}
+
+/// `image show`: az's managed-image shape; the OS disk carries the image's encryption.
+pub fn image(rec: &VolumeRecord) -> Value {
+    let source = rec.source_resource_id.as_deref().unwrap_or_default();
+    let from_snapshot = source
+        .to_ascii_lowercase()
+        .contains("/microsoft.compute/snapshots/");
+    json!({
+        "extendedLocation": null,
+        "hyperVGeneration": "V1",
+        "id": volume_id(rec),
+        "location": rec.location,
+        "name": rec.name,
+        "provisioningState": "Succeeded",
+        "resourceGroup": rec.resource_group,
+        "sourceVirtualMachine": null,
+        "storageProfile": {
+            "dataDisks": [],
+            "osDisk": {
+                "blobUri": null,
+                "caching": "ReadWrite",
+                "diskEncryptionSet": rec.disk_encryption_set_id.as_ref().map(|id| json!({ "id": id })),
+                "diskSizeGb": rec.size_bytes / GIB,
+                "managedDisk": if from_snapshot { Value::Null } else { json!({ "id": source }) },
+                "osState": "Generalized",
+                "osType": rec.os_type.as_deref().unwrap_or("Linux"),
+                "snapshot": if from_snapshot { json!({ "id": source }) } else { Value::Null },
+                "storageAccountType": rec.sku,
+            },
+            "zoneResilient": false,
+        },
+        "tags": {},
+        "type": "Microsoft.Compute/images",
+    })
 }

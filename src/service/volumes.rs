@@ -46,6 +46,10 @@ pub struct VolumeArgs {
     pub source: Option<String>,
     pub encryption_type: Option<String>,
     pub disk_encryption_set: Option<String>,
+    /// `disk create --image-reference`: a managed image, by name or id.
+    pub image_reference: Option<String>,
+    /// `image create --os-type`: Linux (default) or Windows.
+    pub os_type: Option<String>,
 }
 
 /// `disk update` arguments.
@@ -64,10 +68,10 @@ enum Requested {
 }
 
 fn volume_kind(kind: Kind) -> VolumeKind {
-    if kind == Kind::Snapshot {
-        VolumeKind::Snapshot
-    } else {
-        VolumeKind::Disk
+    match kind {
+        Kind::Snapshot => VolumeKind::Snapshot,
+        Kind::Image => VolumeKind::Image,
+        _ => VolumeKind::Disk,
     }
 }
 
@@ -126,10 +130,10 @@ fn key_identity(kek: &Kek) -> String {
 
 impl Service {
     fn volumes_dir(&self, kind: Kind) -> PathBuf {
-        self.store.dir(if kind == Kind::Snapshot {
-            "snapshots"
-        } else {
-            "disks"
+        self.store.dir(match kind {
+            Kind::Snapshot => "snapshots",
+            Kind::Image => "images",
+            _ => "disks",
         })
     }
 
@@ -333,21 +337,48 @@ impl Service {
         self.check_new_name(kind, &args.name)?;
         ids::validate_name(Kind::ResourceGroup, &args.resource_group)?;
         let sku = match (&args.sku, kind) {
-            (Some(s), Kind::Snapshot) => canonical_sku(s, SNAPSHOT_SKUS)?,
+            (Some(s), Kind::Snapshot | Kind::Image) => canonical_sku(s, SNAPSHOT_SKUS)?,
             (Some(s), _) => canonical_sku(s, DISK_SKUS)?,
-            (None, Kind::Snapshot) => "Standard_LRS".into(),
+            (None, Kind::Snapshot | Kind::Image) => "Standard_LRS".into(),
             (None, _) => "Premium_LRS".into(),
         };
         let requested = self.requested(
             args.encryption_type.as_deref(),
             args.disk_encryption_set.as_deref(),
         )?;
-        let source = match &args.source {
-            Some(s) => Some(self.load_source(s)?),
-            None if kind == Kind::Snapshot => {
-                return Err(Error::invalid("snapshot create needs --source DISK"));
+        let source = match (&args.source, &args.image_reference) {
+            (Some(_), Some(_)) => {
+                return Err(Error::invalid(
+                    "give --source or --image-reference, not both",
+                ));
             }
-            None => None,
+            (None, Some(image)) if kind == Kind::Disk => {
+                Some(self.load_volume_by_ref(Kind::Image, image, None)?)
+            }
+            (None, Some(_)) => {
+                return Err(Error::invalid("--image-reference is for disk create"));
+            }
+            (Some(s), None) => Some(self.load_source(s)?),
+            (None, None) if kind != Kind::Disk => {
+                return Err(Error::invalid(format!(
+                    "{} create needs --source DISK_OR_SNAPSHOT",
+                    kind.label()
+                )));
+            }
+            (None, None) => None,
+        };
+        let os_type = match (kind, args.os_type.as_deref()) {
+            (Kind::Image, None) => Some("Linux".to_string()),
+            (Kind::Image, Some(t)) if t.eq_ignore_ascii_case("linux") => Some("Linux".into()),
+            (Kind::Image, Some(t)) if t.eq_ignore_ascii_case("windows") => Some("Windows".into()),
+            (Kind::Image, Some(t)) => {
+                return Err(Error::invalid(format!(
+                    "--os-type '{}' is not Linux or Windows",
+                    t.chars().take(40).collect::<String>()
+                )));
+            }
+            (_, Some(_)) => return Err(Error::invalid("--os-type is for image create")),
+            (_, None) => None,
         };
         if let Some(src) = &source
             && matches!(src.pending, Some(PendingChange::Rekey { .. }))
@@ -386,6 +417,7 @@ impl Service {
                 dek_check: String::new(),
             },
             pending: None,
+            os_type,
         };
         let id = views::volume_id(&rec);
 
@@ -414,7 +446,17 @@ impl Service {
             let wanted = protector_id(&protector);
             let has = volume_protector_id(src);
             if wanted != has {
-                if kind == Kind::Snapshot {
+                if src.kind == VolumeKind::Image && has.is_some() {
+                    return Err(Error::not_allowed(format!(
+                        "{what} is made from image '{}' and must use its key ({}{}): disks created from custom images encrypted with a customer-managed key must use the same key; omit --encryption-type and --disk-encryption-set",
+                        src.name,
+                        key_identity(&src.key.kek),
+                        has.as_deref()
+                            .map(|d| format!(" through {d}"))
+                            .unwrap_or_default(),
+                    )));
+                }
+                if kind != Kind::Disk {
                     let wanted_key = match &protector {
                         Protector::Platform => Kek::Platform,
                         Protector::Customer(des) => Kek::Customer {
