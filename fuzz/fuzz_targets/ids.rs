@@ -4,12 +4,13 @@
 use libfuzzer_sys::fuzz_target;
 use ssefs::ids::{self, KeyUrl, Kind, ResourceId};
 
-const KINDS: [Kind; 6] = [
+const KINDS: [Kind; 7] = [
     Kind::Vault,
     Kind::Key,
     Kind::DiskEncryptionSet,
     Kind::Disk,
     Kind::Snapshot,
+    Kind::Image,
     Kind::ResourceGroup,
 ];
 
