@@ -475,6 +475,29 @@ pub fn unmount(mountpoint: &Path) -> Result<()> {
 mod tests {
     use super::*;
 
+    /// Finding: the readiness pipe's fd was wrapped twice, so an error after "ready" wrote
+    /// into whatever file then had that number. It is taken over once and consumed by the
+    /// first report; a descriptor that is not a pipe is refused.
+    #[test]
+    fn the_readiness_pipe_is_reported_on_once() {
+        let mut fds = [0 as RawFd; 2];
+        // SAFETY: pipe writes two descriptors into the array.
+        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+        // SAFETY: we own the read end.
+        let mut read_end = unsafe { File::from_raw_fd(fds[0]) };
+        let mut ready = Some(ready_pipe(fds[1]).unwrap());
+        report_ready(&mut ready, "ready");
+        assert!(ready.is_none());
+        report_ready(&mut ready, "1\t(Busy) a later error");
+        let mut said = String::new();
+        read_end.read_to_string(&mut said).unwrap();
+        assert_eq!(said, "ready\n");
+        let file = tempfile::tempfile().unwrap();
+        use std::os::fd::AsRawFd;
+        assert!(ready_pipe(file.as_raw_fd()).is_err());
+        assert!(ready_pipe(-1).is_err());
+    }
+
     #[test]
     fn mount_fields_unescape_and_paths_normalise() {
         assert_eq!(unescape_mount_field("/a\\040b"), "/a b");

@@ -147,5 +147,14 @@ echo true >"$C/keyvaults/kv-sec/keys/k1/enabled"
 echo "$out" | grep -q "still readable" && fail "the mapping still read plaintext after revocation: $out"
 [ "$rc" -ne 0 ] || fail "the mapping survived revocation"
 
+case_ "a forwarded command without --debug leaves the daemon's --debug on"
+unmount_store
+mount_store --debug
+ssefs disk list -o none
+marker=$(wc -l <"$SSEFS_STORE/daemon.log")
+dd if="$MNT/disks/d1" of=/dev/null bs=4k count=1 status=none
+tail -n +"$((marker + 1))" "$SSEFS_STORE/daemon.log" | grep -q "debug: d1: read" ||
+  fail "the daemon stopped logging debug lines after a forwarded command"
+
 unmount_store
 echo "ok: $(basename "$0")"
