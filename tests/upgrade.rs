@@ -89,7 +89,7 @@ fn a_first_release_store_opens_and_checks_clean() {
         ]),
         "False"
     );
-    // The old data keys still unwrap: a copy, a rotation and a switch work on them.
+    // The old data keys still unwrap: copies and a rotation work on them.
     env.ok(&[
         "snapshot", "create", "-n", "snap-new", "-g", "rg-old", "--source", "cmk-old", "-o", "none",
     ]);
@@ -118,30 +118,6 @@ fn a_first_release_store_opens_and_checks_clean() {
         "rg-old",
         "--key-url",
         &url,
-        "-o",
-        "none",
-    ]);
-    let des = env.ok(&[
-        "disk-encryption-set",
-        "show",
-        "-n",
-        "des-old",
-        "--query",
-        "id",
-        "-o",
-        "tsv",
-    ]);
-    env.ok(&[
-        "disk",
-        "update",
-        "-n",
-        "pmk-old",
-        "-g",
-        "rg-old",
-        "--encryption-type",
-        "EncryptionAtRestWithCustomerKey",
-        "--disk-encryption-set",
-        &des,
         "-o",
         "none",
     ]);
