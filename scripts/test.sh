@@ -43,8 +43,8 @@ elif [ "$cargo_failed" -ne 0 ]; then
   failures+=("cargo test: $cargo_failed failed")
 fi
 
-echo "== scripts/fuzz.sh (coverage-guided, ${SSEFS_FUZZ_SECONDS:-20} s per target)"
-bash scripts/fuzz.sh "${SSEFS_FUZZ_SECONDS:-20}"
+echo "== scripts/fuzz.sh (coverage-guided, ${SSEFS_FUZZ_SECONDS:-10} s per target)"
+bash scripts/fuzz.sh "${SSEFS_FUZZ_SECONDS:-10}"
 record "scripts/fuzz.sh" $?
 
 shopt -s nullglob
