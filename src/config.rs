@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::{Deserialize, Serialize};
 
@@ -30,16 +31,44 @@ struct Known {
 }
 
 /// Every setting, in the order `config show` lists them.
-const KNOWN: &[Known] = &[Known {
-    name: TEST_CLOCK,
-    value_type: ValueType::Bool,
-    default: "false",
-    help: "honour SSEFS_NOW (seconds since the epoch) as the clock, for tests only; ssefs check \
-           and every audit entry report it",
-}];
+const KNOWN: &[Known] = &[
+    Known {
+        name: TEST_CLOCK,
+        value_type: ValueType::Bool,
+        default: "false",
+        help: "honour SSEFS_NOW (seconds since the epoch) as the clock, for tests only; ssefs \
+               check and every audit entry report it",
+    },
+    Known {
+        name: STRICT,
+        value_type: ValueType::Bool,
+        default: "false",
+        help: "fail like az when a command names a resource group that does not exist \
+               (ResourceGroupNotFound) instead of creating it with a warning; SSEFS_STRICT=1 \
+               turns it on for one command",
+    },
+];
 
 /// `test-clock`: whether `SSEFS_NOW` may move this store's clock.
 pub const TEST_CLOCK: &str = "test-clock";
+
+/// `strict`: whether a missing resource group fails a command, as in az.
+pub const STRICT: &str = "strict";
+
+/// `SSEFS_STRICT` of the command being run (the caller's, also when the mount daemon runs it).
+static STRICT_FROM_CALLER: AtomicBool = AtomicBool::new(false);
+
+/// Whether the caller's environment asks for strict behaviour (`SSEFS_STRICT=1` or `true`).
+pub fn strict_env() -> bool {
+    std::env::var("SSEFS_STRICT")
+        .map(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"))
+        .unwrap_or(false)
+}
+
+/// Records the running command's `SSEFS_STRICT` (see [`strict_env`]).
+pub fn set_strict_from_caller(on: bool) {
+    STRICT_FROM_CALLER.store(on, Ordering::Relaxed);
+}
 
 /// `STORE/config.json`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -156,6 +185,13 @@ impl Config {
                 })
                 .collect(),
         )
+    }
+
+    /// Whether a missing resource group fails commands (the setting, or the caller's
+    /// `SSEFS_STRICT`).
+    pub fn strict(&self) -> bool {
+        STRICT_FROM_CALLER.load(Ordering::Relaxed)
+            || self.settings.get(STRICT).is_some_and(|v| v == "true")
     }
 
     /// Whether `SSEFS_NOW` may move this store's clock.

@@ -142,14 +142,15 @@ impl Node {
             (Node::Key(v, k), "rotate") => Node::KeyRotate(v.clone(), k.clone()),
             (Node::Key(v, k), "kid") => Node::KeyKid(v.clone(), k.clone()),
             (Node::Sets, d) => {
-                ids::validate_name(Kind::DiskEncryptionSet, d).map_err(|_| no_entry(d))?;
-                Node::Set(service.des_record(d)?.name)
+                crate::service::check_reference(Kind::DiskEncryptionSet, d)
+                    .map_err(|_| no_entry(d))?;
+                Node::Set(service.des_record(d)?.reference())
             }
             (Node::Set(d), "key-url") => Node::SetKeyUrl(d.clone()),
             (Node::Set(d), "resources") => Node::SetResources(d.clone()),
             (Node::Disks, d) => {
-                ids::validate_name(Kind::Disk, d).map_err(|_| no_entry(d))?;
-                Node::Disk(service.load_volume(Kind::Disk, d)?.name)
+                crate::service::check_reference(Kind::Disk, d).map_err(|_| no_entry(d))?;
+                Node::Disk(service.load_volume(Kind::Disk, d)?.reference())
             }
             (Node::Disk(d), "encryption") => Node::DiskEncryption(d.clone()),
             (_, other) => return Err(no_entry(other)),
@@ -187,15 +188,15 @@ impl Node {
                 .collect()),
             Node::Key(..) => fixed(&["enabled", "rotate", "kid"]),
             Node::Sets => Ok(service
-                .des_names()?
+                .des_listing()?
                 .into_iter()
-                .map(|d| (d.clone(), Node::Set(d)))
+                .map(|(shown, reference)| (shown, Node::Set(reference)))
                 .collect()),
             Node::Set(_) => fixed(&["key-url", "resources"]),
             Node::Disks => Ok(service
-                .volume_names(Kind::Disk)?
+                .volume_listing(Kind::Disk)?
                 .into_iter()
-                .map(|d| (d.clone(), Node::Disk(d)))
+                .map(|(shown, reference)| (shown, Node::Disk(reference)))
                 .collect()),
             Node::Disk(_) => fixed(&["encryption"]),
             _ => Err(Error::io(
@@ -344,7 +345,7 @@ fn apply_command(command: Command, shared: &Mutex<Service>) -> Result<()> {
             .map(drop),
         Command::RotateKey { vault, key } => service().key_rotate(&vault, &key).map(drop),
         Command::RotateSet { set, key_url } => service()
-            .des_update(&set, Some(&key_url), None, None)
+            .des_update(&set, None, Some(&key_url), None, None)
             .map(drop),
         Command::UseCustomerKey { disk, set } => {
             let update = VolumeUpdate {
@@ -372,8 +373,8 @@ fn apply_command(command: Command, shared: &Mutex<Service>) -> Result<()> {
             let source = service().load_volume(Kind::Disk, &disk)?;
             let args = VolumeArgs {
                 name: snapshot,
-                resource_group: source.resource_group,
-                source: Some(source.name),
+                resource_group: source.resource_group.clone(),
+                source: Some(crate::service::volume_id(&source)),
                 disk_encryption_set: set,
                 ..Default::default()
             };

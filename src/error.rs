@@ -17,6 +17,14 @@ pub enum Error {
     #[error("The {kind} '{name}' was not found.")]
     NotFound { kind: &'static str, name: String },
 
+    /// A resource group does not exist (in the current subscription).
+    #[error("Resource group '{0}' could not be found.")]
+    GroupNotFound(String),
+
+    /// `group create` of an existing group in another location.
+    #[error("{0}")]
+    InvalidLocation(String),
+
     /// A name is already taken (names are unique case-insensitively).
     #[error("The {kind} '{name}' already exists.")]
     AlreadyExists { kind: &'static str, name: String },
@@ -108,7 +116,8 @@ impl Error {
     /// The errno a FUSE reply or a refused control-file write carries.
     pub fn errno(&self) -> i32 {
         match self {
-            Error::NotFound { .. } => libc::ENOENT,
+            Error::NotFound { .. } | Error::GroupNotFound(_) => libc::ENOENT,
+            Error::InvalidLocation(_) => libc::EINVAL,
             Error::AlreadyExists { .. } => libc::EEXIST,
             Error::InvalidArgument(_) => libc::EINVAL,
             Error::NotAllowed(_) => libc::EPERM,
@@ -127,6 +136,8 @@ impl Error {
     pub fn code(&self) -> &'static str {
         match self {
             Error::NotFound { .. } => "ResourceNotFound",
+            Error::GroupNotFound(_) => "ResourceGroupNotFound",
+            Error::InvalidLocation(_) => "InvalidResourceGroupLocation",
             Error::AlreadyExists { .. } => "Conflict",
             Error::InvalidArgument(_) => "InvalidArgument",
             Error::NotAllowed(_) => "BadRequest",
@@ -144,10 +155,11 @@ impl Error {
     /// The process exit code: az exits 3 for a missing resource, 2 for bad arguments, 1 otherwise.
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::NotFound { .. } => 3,
+            Error::NotFound { .. } | Error::GroupNotFound(_) => 3,
             Error::InvalidArgument(_) => 2,
             Error::Forwarded { code, .. } => *code,
             Error::AlreadyExists { .. }
+            | Error::InvalidLocation(_)
             | Error::NotAllowed(_)
             | Error::KeyDisabled { .. }
             | Error::KeyDeleted { .. }

@@ -61,7 +61,14 @@ pub trait Versioned {
 macro_rules! versioned {
     ($($t:ty),*) => {$(impl Versioned for $t { fn version(&self) -> u32 { self.version } })*};
 }
-versioned!(StoreRecord, VaultRecord, KeyRecord, DesRecord, VolumeRecord);
+versioned!(
+    StoreRecord,
+    VaultRecord,
+    KeyRecord,
+    DesRecord,
+    VolumeRecord,
+    GroupRecord
+);
 
 /// `store.json`: what makes a directory a store, and the emulated account.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -76,6 +83,31 @@ pub struct StoreRecord {
     pub subscription_id: String,
     pub subscription_name: String,
     pub default_location: String,
+    /// Every subscription the account has used, the current one included (absent in stores
+    /// written before `account list`: then the current one is the only one).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subscriptions: Vec<Subscription>,
+}
+
+/// One emulated subscription of the account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Subscription {
+    pub id: String,
+    pub name: String,
+}
+
+/// `resourceGroups/NAME.json`: a resource group, the scope that names are unique in.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GroupRecord {
+    pub version: u32,
+    pub name: String,
+    pub subscription_id: String,
+    pub location: String,
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub tags: std::collections::BTreeMap<String, String>,
+    pub created: String,
 }
 
 /// A soft deletion: when it happened and when purging becomes possible.
@@ -258,6 +290,20 @@ pub struct VolumeRecord {
     /// An image's operating system type (`Linux` or `Windows`); absent for disks and snapshots.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub os_type: Option<String>,
+}
+
+impl VolumeRecord {
+    /// The internal reference that finds this record: `NAME@GROUP`.
+    pub fn reference(&self) -> String {
+        crate::ids::reference(&self.name, &self.resource_group)
+    }
+}
+
+impl DesRecord {
+    /// The internal reference that finds this record: `NAME@GROUP`.
+    pub fn reference(&self) -> String {
+        crate::ids::reference(&self.name, &self.resource_group)
+    }
 }
 
 /// A multi-step change of a volume, recorded before its first step so that a crash at any

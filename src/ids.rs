@@ -48,6 +48,15 @@ impl Kind {
     }
 }
 
+/// Separates a resource's name from its group in store entries and internal references
+/// (`NAME@GROUP`); no name or group may contain it.
+pub const GROUP_SEPARATOR: char = '@';
+
+/// The internal reference of a resource scoped to a group: `NAME@GROUP`.
+pub fn reference(name: &str, group: &str) -> String {
+    format!("{name}{GROUP_SEPARATOR}{group}")
+}
+
 /// Checks a name against its kind's rules (az's, narrowed to what is safe as a file name).
 pub fn validate_name(kind: Kind, name: &str) -> Result<()> {
     let (min, max, extra, rule): (usize, usize, &str, &str) = match kind {

@@ -109,7 +109,13 @@ impl Store {
             platform.to_pem()?.as_bytes(),
             0o600,
         )?;
-        for dir in ["disks", "snapshots", "diskEncryptionSets", "vaults"] {
+        for dir in [
+            "disks",
+            "snapshots",
+            "diskEncryptionSets",
+            "vaults",
+            "resourceGroups",
+        ] {
             fsio::create_private_dir(&root.join(dir))?;
         }
         let rec = StoreRecord {
@@ -121,6 +127,7 @@ impl Store {
             subscription_id: ids::new_guid()?,
             subscription_name: "ssefs".into(),
             default_location: DEFAULT_LOCATION.into(),
+            subscriptions: Vec::new(),
         };
         // store.json last: its presence means the store is complete.
         fsio::write_json(&root.join("store.json"), &rec, 0o600)?;

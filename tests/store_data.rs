@@ -225,7 +225,9 @@ fn key_switch_and_rotation_rewrap_without_touching_ciphertext() {
     // Rotation to a new version.
     let key = s.key_rotate("kv-data", "k").unwrap();
     let new_url = key["key"]["kid"].as_str().unwrap().to_string();
-    let des = s.des_update("des", Some(&new_url), None, None).unwrap();
+    let des = s
+        .des_update("des", None, Some(&new_url), None, None)
+        .unwrap();
     assert_eq!(des["previousKeys"], serde_json::json!([]));
     assert_eq!(sha256_file(&path), before);
     open(&s, Kind::Disk, "p", true)
@@ -313,7 +315,7 @@ fn auto_rotation_follows_new_key_versions() {
     let env = common::Env::new();
     let s = Service::open(&env.store()).unwrap();
     let des_id = setup(&s);
-    s.des_update("des", None, None, Some(true)).unwrap();
+    s.des_update("des", None, None, None, Some(true)).unwrap();
     s.volume_create(Kind::Disk, &disk("a", 1, Some(&des_id)))
         .unwrap();
     let new_url = s.key_rotate("kv-data", "k").unwrap()["key"]["kid"]

@@ -94,18 +94,25 @@ impl DesCmd {
             DesCmd::List { resource_group } => s.des_list(resource_group.as_deref()),
             DesCmd::Update {
                 name,
+                resource_group,
                 key_url,
                 source_vault,
                 enable_auto_key_rotation,
-                ..
             } => s.des_update(
                 &name,
+                resource_group.as_deref(),
                 key_url.as_deref(),
                 source_vault.as_deref(),
                 enable_auto_key_rotation,
             ),
-            DesCmd::Delete { name, .. } => s.des_delete(&name),
-            DesCmd::ListAssociatedResources { name, .. } => s.des_list_associated(&name),
+            DesCmd::Delete {
+                name,
+                resource_group,
+            } => s.des_delete(&name, resource_group.as_deref()),
+            DesCmd::ListAssociatedResources {
+                name,
+                resource_group,
+            } => s.des_list_associated(&name, resource_group.as_deref()),
         }
     }
 }

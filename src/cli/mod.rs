@@ -5,6 +5,7 @@ mod account;
 mod config;
 mod des;
 mod disk;
+mod group;
 mod image;
 mod keyvault;
 mod mount;
@@ -94,6 +95,12 @@ pub enum Command {
     /// Store settings: show, get, set and unset them.
     #[command(subcommand)]
     Config(config::ConfigCmd),
+    /// Resource groups: the scope resource names are unique in.
+    #[command(subcommand)]
+    Group(group::GroupCmd),
+    /// Operations on resources of any type (move).
+    #[command(subcommand)]
+    Resource(group::ResourceCmd),
 }
 
 /// Parses true/false the way az's three-state flags do.
@@ -131,7 +138,7 @@ impl Cli {
             }
             Command::Unmount(u) => daemon::unmount(&u.mountpoint).map(|()| String::new()),
             Command::Check => return check(&root),
-            _ => self.run_on_store(&root, raw_args),
+            _ => return self.run_on_store(&root, raw_args),
         };
         match result {
             Ok(stdout) => Reply {
@@ -143,33 +150,41 @@ impl Cli {
         }
     }
 
-    fn run_on_store(self, root: &Path, raw_args: Vec<String>) -> Result<String> {
+    fn run_on_store(self, root: &Path, raw_args: Vec<String>) -> Reply {
         let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
         // Files named by arguments are read here, by the caller, never by the daemon: a path
         // inside the mount, a FIFO or /dev/zero must not stall the daemon.
-        let files = self.read_client_files(&cwd)?;
+        let files = match self.read_client_files(&cwd) {
+            Ok(files) => files,
+            Err(e) => return error_reply(&e),
+        };
+        let strict = crate::config::strict_env();
         let request = remote::Request {
             args: raw_args,
             cwd,
             now: crate::clock::env_override(),
             files,
+            strict,
         };
         loop {
-            if let Some(reply) = remote::forward(root, &request)? {
-                return Err(Error::Forwarded {
-                    code: reply.code,
-                    stdout: reply.stdout,
-                    stderr: reply.stderr,
-                });
+            match remote::forward(root, &request) {
+                Ok(Some(reply)) => return reply,
+                Ok(None) => {}
+                Err(e) => return error_reply(&e),
             }
-            if let Some(service) = Service::try_open(root)? {
-                let test_clock = service.store().config().test_clock();
-                if test_clock {
-                    crate::clock::set_override(request.now);
-                } else if request.now.is_some() {
-                    crate::log::warn(crate::clock::IGNORED_WARNING);
+            match Service::try_open(root) {
+                Ok(Some(service)) => {
+                    let test_clock = service.store().config().test_clock();
+                    if test_clock {
+                        crate::clock::set_override(request.now);
+                    } else if request.now.is_some() {
+                        crate::log::warn(crate::clock::IGNORED_WARNING);
+                    }
+                    crate::config::set_strict_from_caller(strict);
+                    return self.execute_reply(&Mutex::new(service), &request.cwd, &request.files);
                 }
-                return self.execute(&Mutex::new(service), &request.cwd, &request.files);
+                Ok(None) => {}
+                Err(e) => return error_reply(&e),
             }
             // Another command holds the store, or a daemon is starting: try again.
             std::thread::sleep(Duration::from_millis(20));
@@ -185,6 +200,26 @@ impl Cli {
             }
         }
         Ok(files)
+    }
+
+    /// Runs a store command against `service` and builds its reply: output, or the error
+    /// line, after the warnings the command gave (unless `--only-show-errors`).
+    pub fn execute_reply(self, service: &Mutex<Service>, cwd: &Path, files: &ClientFiles) -> Reply {
+        let quiet = self.global.only_show_errors;
+        // Warnings left by an earlier command (none, normally) are not this command's.
+        service.lock().end_command(true);
+        let result = self.execute(service, cwd, files);
+        let warnings = render_warnings(&service.lock().end_command(result.is_ok()), quiet);
+        let mut reply = match result {
+            Ok(stdout) => Reply {
+                code: 0,
+                stdout,
+                stderr: String::new(),
+            },
+            Err(e) => error_reply(&e),
+        };
+        reply.stderr.insert_str(0, &warnings);
+        reply
     }
 
     /// Runs a store command against `service`; relative paths are taken from `cwd`, and files
@@ -205,6 +240,8 @@ impl Cli {
             Command::Role(cmd) => cmd.run(&service.lock())?,
             Command::Image(cmd) => cmd.run(service)?,
             Command::Sig(cmd) => cmd.run(&service.lock())?,
+            Command::Group(cmd) => cmd.run(&service.lock())?,
+            Command::Resource(cmd) => cmd.run(&service.lock())?,
             Command::Mount(_) | Command::Unmount(_) | Command::Check => {
                 return Err(Error::invalid(
                     "mount, unmount and check cannot run inside the mount daemon",
@@ -259,6 +296,14 @@ fn check(root: &Path) -> Reply {
     }
 }
 
+/// Warnings as az prints them on stderr, one line each.
+fn render_warnings(warnings: &[String], quiet: bool) -> String {
+    if quiet {
+        return String::new();
+    }
+    warnings.iter().map(|w| format!("WARNING: {w}\n")).collect()
+}
+
 /// The az-style error line and exit code.
 pub fn error_reply(e: &Error) -> Reply {
     if let Error::Forwarded {
@@ -299,14 +344,10 @@ fn handle_forwarded(service: &Mutex<Service>, request: remote::Request) -> Reply
         },
         Ok(cli) => {
             // The caller's --debug is not the daemon's: it must not switch the daemon's log.
-            match cli.execute(service, &request.cwd, &request.files) {
-                Ok(stdout) => Reply {
-                    code: 0,
-                    stdout,
-                    stderr: String::new(),
-                },
-                Err(e) => error_reply(&e),
-            }
+            crate::config::set_strict_from_caller(request.strict);
+            let reply = cli.execute_reply(service, &request.cwd, &request.files);
+            crate::config::set_strict_from_caller(false);
+            reply
         }
     }
 }

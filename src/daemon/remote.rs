@@ -63,6 +63,9 @@ pub struct Request {
     /// The files the arguments name, read by the caller.
     #[serde(default)]
     pub files: ClientFiles,
+    /// The caller's `SSEFS_STRICT`.
+    #[serde(default)]
+    pub strict: bool,
 }
 
 /// Files named by a command's arguments (`--pem-file`), read by the caller: path as given on

@@ -10,7 +10,7 @@ use fuser::{FileAttr, FileType, INodeNo};
 use super::StoreFs;
 use crate::control;
 use crate::error::{Error, Result};
-use crate::ids::{self, Kind};
+use crate::ids::Kind;
 
 pub(super) const ROOT: u64 = 1;
 pub(super) const DISKS: u64 = 2;
@@ -26,7 +26,7 @@ const FILE_TTL: Duration = Duration::ZERO;
 /// What a dynamic inode is.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(super) enum Object {
-    /// A disk or snapshot file (canonical name).
+    /// A disk or snapshot file, by reference (`NAME@GROUP`, as its record spells it).
     Volume(Kind, String),
     /// A node of `/.control` below its root.
     Control(control::Node),
@@ -93,13 +93,14 @@ impl StoreFs {
         }
     }
 
-    /// The attributes of a disk or snapshot file, read from its record.
+    /// The attributes of a disk or snapshot file, read from its record (found by its shown
+    /// name `NAME` or `NAME@GROUP`, or by reference).
     pub(super) fn volume_attr(&self, kind: Kind, name: &str) -> Result<FileAttr> {
         let rec = self.service.lock().load_volume(kind, name)?;
         let ino = self
             .inodes
             .lock()
-            .assign(Object::Volume(kind, rec.name.clone()));
+            .assign(Object::Volume(kind, rec.reference()));
         let perm = if kind == Kind::Snapshot { 0o400 } else { 0o600 };
         Ok(self.attr(ino, FileType::RegularFile, rec.size_bytes, perm))
     }
@@ -141,9 +142,14 @@ impl StoreFs {
             (ROOT, ".control") => Ok(self.dir_attr(CONTROL)),
             (DISKS | SNAPSHOTS, _) => {
                 let kind = Self::kind_of_dir(parent).unwrap_or(Kind::Disk);
-                // An invalid name cannot exist: answer ENOENT rather than EINVAL.
-                ids::validate_name(kind, name).map_err(|_| Error::not_found(kind.label(), name))?;
-                self.volume_attr(kind, name)
+                // An invalid name cannot exist: answer ENOENT rather than EINVAL; so does a
+                // name that several groups hold (they show as NAME@GROUP).
+                crate::service::check_reference(kind, name)
+                    .map_err(|_| Error::not_found(kind.label(), name))?;
+                self.volume_attr(kind, name).map_err(|e| match e {
+                    Error::InvalidArgument(_) => Error::not_found(kind.label(), name),
+                    e => e,
+                })
             }
             _ => match self.object_of(parent) {
                 Some(Object::Control(node)) => {
@@ -168,11 +174,11 @@ impl StoreFs {
             }
             DISKS | SNAPSHOTS => {
                 let kind = Self::kind_of_dir(ino).unwrap_or(Kind::Disk);
-                let names = self.service.lock().volume_names(kind)?;
+                let listing = self.service.lock().volume_listing(kind)?;
                 let mut inodes = self.inodes.lock();
-                for name in names {
-                    let ino = inodes.assign(Object::Volume(kind, name.clone()));
-                    out.push((ino, FileType::RegularFile, name));
+                for (shown, reference) in listing {
+                    let ino = inodes.assign(Object::Volume(kind, reference));
+                    out.push((ino, FileType::RegularFile, shown));
                 }
             }
             _ => match self.object_of(ino) {

@@ -4,6 +4,7 @@ use serde_json::Value;
 
 use super::{Service, views};
 use crate::error::{Error, Result};
+use crate::format::Subscription;
 
 impl Service {
     /// The current account.
@@ -11,8 +12,48 @@ impl Service {
         views::account(self.store.record())
     }
 
-    /// Switches the current subscription (a GUID, or a name that becomes the display name).
-    /// Existing resources keep the subscription they were created in.
+    /// Every subscription the account has used, the current one first if it is new.
+    pub(super) fn known_subscriptions(&self) -> Vec<Subscription> {
+        let rec = self.store.record();
+        let mut out = rec.subscriptions.clone();
+        if !out
+            .iter()
+            .any(|s| s.id.eq_ignore_ascii_case(&rec.subscription_id))
+        {
+            out.insert(
+                0,
+                Subscription {
+                    id: rec.subscription_id.clone(),
+                    name: rec.subscription_name.clone(),
+                },
+            );
+        }
+        out
+    }
+
+    /// `account list`: every subscription, the current one with `isDefault: true`.
+    pub fn account_list(&self) -> Value {
+        let rec = self.store.record();
+        Value::Array(
+            self.known_subscriptions()
+                .iter()
+                .map(|s| {
+                    let mut view = rec.clone();
+                    let current = s.id.eq_ignore_ascii_case(&rec.subscription_id);
+                    view.subscription_id = s.id.clone();
+                    view.subscription_name = s.name.clone();
+                    let mut v = views::account(&view);
+                    v["isDefault"] = Value::Bool(current);
+                    v
+                })
+                .collect(),
+        )
+    }
+
+    /// Switches the current subscription: by id (a GUID; an id the account has not used yet
+    /// becomes a new subscription, named by its id) or by the name of a known one. Existing
+    /// resources stay in the subscription they were created in; listings show the current
+    /// subscription's only, as az does.
     pub fn account_set(&mut self, subscription: &str) -> Result<Value> {
         let s = subscription.trim();
         if s.is_empty()
@@ -26,15 +67,32 @@ impl Service {
                 s.chars().take(64).collect::<String>()
             )));
         }
-        let mut rec = self.store.record().clone();
-        if is_guid(s) {
-            if !rec.subscription_id.eq_ignore_ascii_case(s) {
-                rec.subscription_name = s.to_string();
+        let mut known = self.known_subscriptions();
+        let found = known
+            .iter()
+            .find(|k| k.id.eq_ignore_ascii_case(s))
+            .or_else(|| known.iter().find(|k| k.name.eq_ignore_ascii_case(s)))
+            .cloned();
+        let chosen = match found {
+            Some(k) => k,
+            None if is_guid(s) => {
+                let new = Subscription {
+                    id: s.to_ascii_lowercase(),
+                    name: s.to_ascii_lowercase(),
+                };
+                known.push(new.clone());
+                new
             }
-            rec.subscription_id = s.to_ascii_lowercase();
-        } else if !rec.subscription_name.eq_ignore_ascii_case(s) {
-            return Err(Error::not_found("subscription", s));
-        }
+            None => {
+                return Err(Error::invalid(format!(
+                    "The subscription of '{s}' doesn't exist in cloud 'AzureCloud'."
+                )));
+            }
+        };
+        let mut rec = self.store.record().clone();
+        rec.subscription_id = chosen.id;
+        rec.subscription_name = chosen.name;
+        rec.subscriptions = known;
         self.store.save_record(rec)?;
         Ok(self.account_show())
     }

@@ -35,8 +35,8 @@ struct Entry {
     handles: usize,
 }
 
-/// Called after an open volume is revoked, with its kind and name (the mount drops the
-/// kernel's cached pages of the file).
+/// Called after an open volume is revoked, with its kind and reference (`NAME@GROUP`; the
+/// mount drops the kernel's cached pages of the file).
 pub type RevocationHook = Arc<dyn Fn(Kind, &str) + Send + Sync>;
 
 /// The table of open volumes.
@@ -106,7 +106,7 @@ impl Service {
             )));
         }
         self.key_check(&rec)?;
-        let k = key(kind, &rec.name);
+        let k = key(kind, &rec.reference());
         let shared = self.open.table.lock().get(&k).map(|e| e.volume.clone());
         if let Some(volume) = shared {
             if volume.is_revoked() {
@@ -119,7 +119,7 @@ impl Service {
         }
         let dek = self.unwrap_dek(&rec)?;
         let volume = Arc::new(Volume::open(
-            &self.data_path(kind, &rec.name)?,
+            &self.data_path(kind, &rec.reference())?,
             rec.size_bytes,
             dek,
             kind == Kind::Snapshot,
@@ -135,10 +135,19 @@ impl Service {
         Ok(volume)
     }
 
-    /// Closes one handle; the last close drops the volume and with it the DEK.
+    /// Closes one handle (by the name or reference it was opened with); the last close drops
+    /// the volume and with it the DEK.
     pub fn close_volume(&self, kind: Kind, name: &str) {
+        let reference = if name.contains(crate::ids::GROUP_SEPARATOR) {
+            name.to_string()
+        } else {
+            match self.load_volume(kind, name) {
+                Ok(rec) => rec.reference(),
+                Err(_) => name.to_string(),
+            }
+        };
         let mut table = self.open.table.lock();
-        let k = key(kind, name);
+        let k = key(kind, &reference);
         if let Some(entry) = table.get_mut(&k) {
             entry.handles = entry.handles.saturating_sub(1);
             if entry.handles == 0 {
@@ -154,7 +163,7 @@ impl Service {
 
     /// The open volume of a resource, if the mount has it open.
     pub(super) fn open_volume_of(&self, rec: &VolumeRecord) -> Option<Arc<Volume>> {
-        let k = key(rec.kind.resource_kind(), &rec.name);
+        let k = key(rec.kind.resource_kind(), &rec.reference());
         self.open.table.lock().get(&k).map(|e| e.volume.clone())
     }
 
@@ -194,7 +203,7 @@ impl Service {
                         // cached pages of the file are dropped.
                         let hook = self.open.on_revoke.lock().clone();
                         if let Some(hook) = hook {
-                            hook(kind, &rec.name);
+                            hook(kind, &rec.reference());
                         }
                     }
                 }
@@ -214,7 +223,7 @@ impl Service {
 
     /// `managedBy` of a resource: set while the mount has it open.
     pub(super) fn managed_by(&self, rec: &VolumeRecord) -> Option<String> {
-        (self.open.handles(rec.kind.resource_kind(), &rec.name) > 0).then(|| {
+        (self.open.handles(rec.kind.resource_kind(), &rec.reference()) > 0).then(|| {
             format!(
                 "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Compute/virtualMachines/{MANAGED_BY_VM}",
                 rec.subscription_id, rec.resource_group

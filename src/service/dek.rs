@@ -140,6 +140,6 @@ impl Service {
                 rec.name
             ))
         })?;
-        self.load_des_by_ref(id)
+        self.load_des_by_ref(id, None)
     }
 }

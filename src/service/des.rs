@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-use super::{Service, group_matches, normalise_location, views};
+use super::{Service, entries, group_matches, normalise_location, views};
 use crate::clock;
 use crate::error::{Error, IoContext, Result};
 use crate::format::{DesRecord, KeyRef, RECORD_VERSION, Versioned};
@@ -30,28 +30,46 @@ impl Service {
         self.store.dir("diskEncryptionSets")
     }
 
-    fn des_path(&self, name: &str) -> Result<Option<PathBuf>> {
-        ids::validate_name(Kind::DiskEncryptionSet, name)?;
-        fsio::find_entry(&self.des_dir(), &format!("{name}.json"))
-    }
-
-    /// Loads a set by name.
-    pub(super) fn load_des(&self, name: &str) -> Result<DesRecord> {
-        let path = self
-            .des_path(name)?
-            .ok_or_else(|| Error::not_found("disk encryption set", name))?;
-        let rec: DesRecord = fsio::read_json(&path)?;
-        rec.check_version(&path)?;
+    fn load_des_at(path: &std::path::Path) -> Result<DesRecord> {
+        let rec: DesRecord = fsio::read_json(path)?;
+        rec.check_version(path)?;
         Ok(rec)
     }
 
-    /// Loads a set by name or resource id (an id must match the set's group and subscription).
-    pub(super) fn load_des_by_ref(&self, name_or_id: &str) -> Result<DesRecord> {
-        let (name, id) = ids::name_or_id(name_or_id, Kind::DiskEncryptionSet)?;
-        let rec = self.load_des(&name)?;
+    /// Finds a set by reference (`NAME`, unique in the store, or `NAME@GROUP`).
+    fn locate_des(&self, reference: &str) -> Result<(PathBuf, DesRecord)> {
+        let (name, group) = entries::split(Kind::DiskEncryptionSet, reference)?;
+        entries::locate(
+            Kind::DiskEncryptionSet,
+            &self.des_dir(),
+            ".json",
+            &name,
+            group.as_deref(),
+            Self::load_des_at,
+            |rec| rec.resource_group.as_str(),
+        )
+    }
+
+    /// Loads a set by name (in `group` when given) or by resource id (which must match the
+    /// set's group and subscription).
+    pub(super) fn load_des_by_ref(
+        &self,
+        name_or_id: &str,
+        group: Option<&str>,
+    ) -> Result<DesRecord> {
+        if let Some(g) = group {
+            self.read_group(g)?;
+        }
+        let (reference, id) = entries::resolve(Kind::DiskEncryptionSet, name_or_id, group)?;
+        let rec = match self.locate_des(&reference) {
+            Ok((_, rec)) => rec,
+            Err(Error::NotFound { .. }) => {
+                return Err(Error::not_found("disk encryption set", name_or_id));
+            }
+            Err(e) => return Err(e),
+        };
         if let Some(id) = id
-            && (!id.resource_group.eq_ignore_ascii_case(&rec.resource_group)
-                || !id.subscription.eq_ignore_ascii_case(&rec.subscription_id))
+            && !id.subscription.eq_ignore_ascii_case(&rec.subscription_id)
         {
             return Err(Error::not_found("disk encryption set", name_or_id));
         }
@@ -59,18 +77,24 @@ impl Service {
     }
 
     pub(super) fn save_des(&self, rec: &DesRecord) -> Result<()> {
-        fsio::write_json(
-            &self.des_dir().join(format!("{}.json", rec.name)),
-            rec,
-            0o600,
-        )
+        let path = match self.locate_des(&rec.reference()) {
+            Ok((path, _)) => path,
+            Err(Error::NotFound { .. }) => self.des_dir().join(entries::new_entry(
+                &self.des_dir(),
+                &rec.name,
+                &rec.resource_group,
+                ".json",
+            )?),
+            Err(e) => return Err(e),
+        };
+        fsio::write_json(&path, rec, 0o600)
     }
 
     pub(super) fn all_des(&self) -> Result<Vec<DesRecord>> {
         let mut out = Vec::new();
         for entry in fsio::list_entries(&self.des_dir())? {
-            if let Some(name) = entry.strip_suffix(".json") {
-                out.push(self.load_des(name)?);
+            if entry.ends_with(".json") {
+                out.push(Self::load_des_at(&self.des_dir().join(entry))?);
             }
         }
         Ok(out)
@@ -137,12 +161,15 @@ impl Service {
     pub fn des_create(&self, args: &DesArgs) -> Result<Value> {
         ids::validate_name(Kind::DiskEncryptionSet, &args.name)?;
         ids::validate_name(Kind::ResourceGroup, &args.resource_group)?;
-        if let Some(path) = self.des_path(&args.name)? {
-            let existing = path.file_stem().map(|s| s.to_string_lossy().into_owned());
-            return Err(Error::AlreadyExists {
-                kind: "disk encryption set",
-                name: existing.unwrap_or_else(|| args.name.clone()),
-            });
+        match self.locate_des(&entries::reference(&args.name, &args.resource_group)) {
+            Ok((_, existing)) => {
+                return Err(Error::AlreadyExists {
+                    kind: "disk encryption set",
+                    name: existing.name,
+                });
+            }
+            Err(Error::NotFound { .. }) => {}
+            Err(e) => return Err(e),
         }
         let record = self.store.record();
         let location = match &args.location {
@@ -155,11 +182,25 @@ impl Service {
         };
         let active_key =
             self.resolve_des_key(&args.key_url, args.source_vault.as_deref(), &location)?;
+        let group = self.use_group(&args.resource_group, &location)?;
+        let vault = self
+            .store
+            .vaults()
+            .vault(&KeyUrl::parse(&args.key_url)?.vault)?;
+        if !vault
+            .subscription_id
+            .eq_ignore_ascii_case(&group.subscription_id)
+        {
+            return Err(Error::not_allowed(format!(
+                "disk encryption set '{}' is in subscription '{}' but key vault '{}' is in subscription '{}': a key vault and the disk encryption set that uses it must be in the same subscription and region",
+                args.name, group.subscription_id, vault.name, vault.subscription_id
+            )));
+        }
         let rec = DesRecord {
             version: RECORD_VERSION,
             name: args.name.clone(),
-            resource_group: args.resource_group.clone(),
-            subscription_id: record.subscription_id.clone(),
+            resource_group: group.name.clone(),
+            subscription_id: group.subscription_id.clone(),
             location,
             principal_id: ids::new_guid()?,
             tenant_id: record.tenant_id.clone(),
@@ -176,7 +217,7 @@ impl Service {
 
     /// `disk-encryption-set show`.
     pub fn des_show(&self, name_or_id: &str, group: Option<&str>) -> Result<Value> {
-        let rec = self.load_des_by_ref(name_or_id)?;
+        let rec = self.load_des_by_ref(name_or_id, group)?;
         if !group_matches(group, &rec.resource_group) {
             return Err(Error::not_found("disk encryption set", name_or_id));
         }
@@ -185,10 +226,16 @@ impl Service {
 
     /// `disk-encryption-set list`.
     pub fn des_list(&self, group: Option<&str>) -> Result<Value> {
+        if let Some(g) = group {
+            self.read_group(g)?;
+        }
+        let subscription = &self.store.record().subscription_id;
         Ok(Value::Array(
             self.all_des()?
                 .iter()
-                .filter(|d| group_matches(group, &d.resource_group))
+                .filter(|d| {
+                    group_matches(group, &d.resource_group) && &d.subscription_id == subscription
+                })
                 .map(views::des)
                 .collect(),
         ))
@@ -199,11 +246,12 @@ impl Service {
     pub fn des_update(
         &self,
         name_or_id: &str,
+        group: Option<&str>,
         key_url: Option<&str>,
         source_vault: Option<&str>,
         auto_rotation: Option<bool>,
     ) -> Result<Value> {
-        let mut rec = self.load_des_by_ref(name_or_id)?;
+        let mut rec = self.load_des_by_ref(name_or_id, group)?;
         if let Some(auto) = auto_rotation {
             rec.rotation_to_latest_key_version_enabled = auto;
             self.save_des(&rec)?;
@@ -220,8 +268,8 @@ impl Service {
     }
 
     /// `disk-encryption-set delete`: refused while any disk or snapshot uses the set.
-    pub fn des_delete(&self, name_or_id: &str) -> Result<Value> {
-        let rec = self.load_des_by_ref(name_or_id)?;
+    pub fn des_delete(&self, name_or_id: &str, group: Option<&str>) -> Result<Value> {
+        let rec = self.load_des_by_ref(name_or_id, group)?;
         let users = self.volumes_of_des(&rec)?;
         if !users.is_empty() {
             let names: Vec<String> = users.iter().map(views::volume_id).collect();
@@ -232,15 +280,15 @@ impl Service {
                 names.join(", ")
             )));
         }
-        let path = self.des_dir().join(format!("{}.json", rec.name));
+        let (path, _) = self.locate_des(&rec.reference())?;
         fs::remove_file(&path).ctx(|| format!("remove {}", path.display()))?;
         fsio::sync_dir(&self.des_dir())?;
         Ok(Value::Null)
     }
 
     /// `disk-encryption-set list-associated-resources`: ids of the disks and snapshots using it.
-    pub fn des_list_associated(&self, name_or_id: &str) -> Result<Value> {
-        let rec = self.load_des_by_ref(name_or_id)?;
+    pub fn des_list_associated(&self, name_or_id: &str, group: Option<&str>) -> Result<Value> {
+        let rec = self.load_des_by_ref(name_or_id, group)?;
         Ok(Value::Array(
             self.volumes_of_des(&rec)?
                 .iter()

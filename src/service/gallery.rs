@@ -61,6 +61,9 @@ impl Service {
     /// `sig create`.
     pub fn gallery_create(&self, group: &str, name: &str, location: Option<&str>) -> Result<Value> {
         ids::validate_name(Kind::ResourceGroup, group)?;
+        let location =
+            normalise_location(location.unwrap_or(&self.store.record().default_location));
+        self.use_group(group, &location)?;
         let dir = self.gallery_dir(name)?;
         if dir.join("gallery.json").exists() {
             return Err(Error::AlreadyExists {
@@ -73,7 +76,7 @@ impl Service {
             name: name.to_string(),
             resource_group: group.to_string(),
             subscription_id: self.store.record().subscription_id.clone(),
-            location: normalise_location(location.unwrap_or(&self.store.record().default_location)),
+            location,
         };
         fsio::create_private_dir(&dir.join("images"))?;
         fsio::write_json(&dir.join("gallery.json"), &rec, 0o600)?;
@@ -118,7 +121,7 @@ impl Service {
     /// documentation rules; ssefs keeps no gallery versions of platform-key images either.
     pub fn gallery_version_create(
         &self,
-        _group: &str,
+        group: &str,
         gallery: &str,
         definition: &str,
         version: &str,
@@ -132,8 +135,7 @@ impl Service {
         if !def.exists() {
             return Err(Error::not_found("gallery image definition", definition));
         }
-        let (name, _) = ids::name_or_id(managed_image, Kind::Image)?;
-        let image = self.load_volume(Kind::Image, &name)?;
+        let image = self.load_volume_by_ref(Kind::Image, managed_image, Some(group))?;
         if matches!(image.key.kek, Kek::Customer { .. }) {
             return Err(Error::not_allowed(format!(
                 "image version {version}: the managed image '{}' is encrypted with a customer-managed key (disk encryption set {}); custom images encrypted with a customer-managed key cannot be used in a shared image gallery",
@@ -145,5 +147,30 @@ impl Service {
             "image version {version}: ssefs keeps no gallery image versions (not supported); use the managed image '{}' directly (disk create --image-reference)",
             image.name
         )))
+    }
+
+    /// `(group, subscription, location)` of every gallery (for the groups upgrade).
+    pub(super) fn gallery_groups(&self) -> Result<Vec<(String, String, String)>> {
+        let dir = self.store.dir("galleries");
+        let mut out = Vec::new();
+        for entry in fsio::list_entries(&dir)? {
+            let rec: GalleryRecord = fsio::read_json(&dir.join(entry).join("gallery.json"))?;
+            out.push((rec.resource_group, rec.subscription_id, rec.location));
+        }
+        Ok(out)
+    }
+
+    /// Removes the galleries of `group` and their definitions (`group delete`).
+    pub(super) fn delete_galleries_of(&self, group: &str) -> Result<()> {
+        let dir = self.store.dir("galleries");
+        for entry in fsio::list_entries(&dir)? {
+            let path = dir.join(&entry);
+            let rec: GalleryRecord = fsio::read_json(&path.join("gallery.json"))?;
+            if rec.resource_group.eq_ignore_ascii_case(group) {
+                std::fs::remove_dir_all(&path)
+                    .map_err(|e| Error::io(format!("remove {}", path.display()), e))?;
+            }
+        }
+        fsio::sync_dir(&dir)
     }
 }

@@ -52,19 +52,31 @@ impl Service {
         Ok(KeyUrl::format(&vault, &rec.name, &latest.id))
     }
 
-    /// Names of the disk encryption sets.
-    pub fn des_names(&self) -> Result<Vec<String>> {
-        Ok(self.all_des()?.into_iter().map(|d| d.name).collect())
+    /// The disk encryption sets as `/.control` lists them: `(shown name, reference)`, the
+    /// shown name qualified as `NAME@GROUP` when several groups hold the name.
+    pub fn des_listing(&self) -> Result<Vec<(String, String)>> {
+        let pairs: Vec<(String, String)> = self
+            .all_des()?
+            .into_iter()
+            .map(|d| (d.name, d.resource_group))
+            .collect();
+        let mut out: Vec<(String, String)> = super::entries::display_names(&pairs)
+            .into_iter()
+            .zip(&pairs)
+            .map(|(shown, (name, group))| (shown, crate::ids::reference(name, group)))
+            .collect();
+        out.sort();
+        Ok(out)
     }
 
     /// A disk encryption set by name or id.
     pub fn des_record(&self, name_or_id: &str) -> Result<DesRecord> {
-        self.load_des_by_ref(name_or_id)
+        self.load_des_by_ref(name_or_id, None)
     }
 
     /// The disks and snapshots of a set, each with the key URL that wraps its DEK now.
     pub fn des_resources(&self, name_or_id: &str) -> Result<Vec<(String, String)>> {
-        let des = self.load_des_by_ref(name_or_id)?;
+        let des = self.load_des_by_ref(name_or_id, None)?;
         Ok(self
             .volumes_of_des(&des)?
             .iter()

@@ -58,12 +58,16 @@ impl Service {
     /// `keyvault create`.
     pub fn vault_create(&self, args: &VaultArgs) -> Result<Value> {
         ids::validate_name(Kind::ResourceGroup, &args.resource_group)?;
+        ids::validate_name(Kind::Vault, &args.name)?;
         let rec = self.store.record();
+        let location =
+            normalise_location(args.location.as_deref().unwrap_or(&rec.default_location));
+        let group = self.use_group(&args.resource_group, &location)?;
         let new = NewVault {
             name: args.name.clone(),
-            resource_group: args.resource_group.clone(),
-            subscription_id: rec.subscription_id.clone(),
-            location: normalise_location(args.location.as_deref().unwrap_or(&rec.default_location)),
+            resource_group: group.name,
+            subscription_id: group.subscription_id,
+            location,
             tenant_id: rec.tenant_id.clone(),
             enable_soft_delete: args.enable_soft_delete,
             retention_days: args.retention_days.unwrap_or(90),
@@ -82,6 +86,9 @@ impl Service {
 
     /// `keyvault show`.
     pub fn vault_show(&self, name: &str, group: Option<&str>) -> Result<Value> {
+        if let Some(g) = group {
+            self.read_group(g)?;
+        }
         let rec = self.vaults().vault(name)?;
         if !group_matches(group, &rec.resource_group) {
             return Err(Error::not_found("key vault", name));
@@ -91,11 +98,19 @@ impl Service {
 
     /// `keyvault list`.
     pub fn vault_list(&self, group: Option<&str>) -> Result<Value> {
+        if let Some(g) = group {
+            self.read_group(g)?;
+        }
+        let subscription = &self.store.record().subscription_id;
         let list: Vec<Value> = self
             .vaults()
             .all_vaults()?
             .iter()
-            .filter(|v| v.deleted.is_none() && group_matches(group, &v.resource_group))
+            .filter(|v| {
+                v.deleted.is_none()
+                    && group_matches(group, &v.resource_group)
+                    && &v.subscription_id == subscription
+            })
             .map(views::vault)
             .collect();
         Ok(Value::Array(list))

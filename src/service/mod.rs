@@ -15,9 +15,12 @@ mod attach;
 pub mod check;
 mod dek;
 mod des;
+mod entries;
 mod gallery;
+mod groups;
 mod inventory;
 mod keyvault;
+mod moves;
 mod pending;
 mod roles;
 mod rotation;
@@ -33,6 +36,7 @@ use crate::vault::Caller;
 pub use attach::{MANAGED_BY_VM, RevocationHook};
 pub use des::DesArgs;
 pub use gallery::GalleryDefinition;
+pub use groups::{GroupArgs, parse_tags};
 pub use keyvault::{ImportedPem, KeyArgs, VaultArgs};
 pub use pending::{disk_update_shared, volume_create_shared};
 pub use roles::{AssignmentArgs, AssignmentFilter};
@@ -45,6 +49,11 @@ pub struct Service {
     open: attach::OpenVolumes,
     /// Names of volumes being created (copied) and not yet in place.
     reserved: pending::Reservations,
+    /// Warnings of the running command, for its caller's stderr (see [`Service::end_command`]).
+    warnings: parking_lot::Mutex<Vec<String>>,
+    /// Groups the running command created on first use, with their warnings: removed again
+    /// if the command fails, so that a refused command changes nothing.
+    auto_groups: parking_lot::Mutex<Vec<(crate::format::GroupRecord, String)>>,
 }
 
 impl Service {
@@ -64,7 +73,14 @@ impl Service {
             store,
             open: attach::OpenVolumes::default(),
             reserved: pending::Reservations::default(),
+            warnings: parking_lot::Mutex::new(Vec::new()),
+            auto_groups: parking_lot::Mutex::new(Vec::new()),
         };
+        if let Err(e) = service.upgrade_groups() {
+            crate::log::warn(&format!(
+                "could not create the records of resource groups: {e}"
+            ));
+        }
         service.resume_pending_changes();
         service.resume_rotations();
         service
@@ -75,6 +91,33 @@ impl Service {
         &self.store
     }
 
+    /// Records a warning for the running command's caller (once per command).
+    pub(crate) fn warn(&self, msg: &str) {
+        let mut w = self.warnings.lock();
+        if !w.iter().any(|m| m == msg) {
+            w.push(msg.to_string());
+        }
+    }
+
+    /// Ends a command: returns its warnings for the caller's stderr; when it failed, first
+    /// removes the groups it created on first use (and their warnings).
+    pub fn end_command(&self, succeeded: bool) -> Vec<String> {
+        let created = std::mem::take(&mut *self.auto_groups.lock());
+        let mut warnings = std::mem::take(&mut *self.warnings.lock());
+        if !succeeded {
+            for (group, warning) in created {
+                warnings.retain(|w| w != &warning);
+                if let Err(e) = self.remove_group_record(&group) {
+                    crate::log::warn(&format!(
+                        "could not remove resource group '{}' after a failed command: {e}",
+                        group.name
+                    ));
+                }
+            }
+        }
+        warnings
+    }
+
     /// The signed-in user, as a vault caller.
     fn user(&self) -> Caller<'_> {
         Caller {
@@ -82,6 +125,17 @@ impl Service {
             resource: None,
         }
     }
+}
+
+/// Checks a name or `NAME@GROUP` reference as the mount and `/.control` receive it (an
+/// invalid one cannot exist).
+pub fn check_reference(kind: crate::ids::Kind, reference: &str) -> Result<()> {
+    entries::split(kind, reference).map(drop)
+}
+
+/// The resource id of a disk, snapshot or image.
+pub fn volume_id(rec: &crate::format::VolumeRecord) -> String {
+    views::volume_id(rec)
 }
 
 /// Normalises a location the way az does: lowercase, no spaces ("East US" -> "eastus").

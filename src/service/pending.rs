@@ -126,7 +126,8 @@ pub(super) enum Switch {
 
 /// A re-encryption to run without the lock.
 pub(super) struct RekeyJob {
-    name: String,
+    /// The disk's reference (`NAME@GROUP`).
+    reference: String,
     data: PathBuf,
     staged: PathBuf,
     size: u64,
@@ -138,7 +139,12 @@ impl RekeyJob {
     /// Re-encrypts `data` into `data.rekey` (a leftover of an earlier attempt is replaced).
     pub(super) fn reencrypt(&self) -> Result<()> {
         #[cfg(test)]
-        tests::gate::pause(&self.name);
+        tests::gate::pause(
+            self.reference
+                .split(crate::ids::GROUP_SEPARATOR)
+                .next()
+                .unwrap_or_default(),
+        );
         match fs::remove_file(&self.staged) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -146,7 +152,7 @@ impl RekeyJob {
         }
         log::info(&format!(
             "disk '{}': re-encrypting its data under a fresh data key",
-            self.name
+            self.reference
         ));
         volume::reencrypt_file(&self.data, &self.staged, self.size, &self.old, &self.fresh)
     }
@@ -225,7 +231,8 @@ impl Service {
         let mut out = Vec::new();
         for kind in [Kind::Disk, Kind::Snapshot, Kind::Image] {
             for other in self.all_volumes(kind)? {
-                let same = other.kind == rec.kind && other.name.eq_ignore_ascii_case(&rec.name);
+                let same = other.kind == rec.kind
+                    && other.reference().eq_ignore_ascii_case(&rec.reference());
                 if !same && other.key.dek_check == rec.key.dek_check {
                     out.push(other);
                 }
@@ -240,10 +247,10 @@ impl Service {
         old: DataKey,
         fresh: DataKey,
     ) -> Result<RekeyJob> {
-        let data = self.data_path(Kind::Disk, &rec.name)?;
+        let data = self.data_path(Kind::Disk, &rec.reference())?;
         let staged = data.with_file_name(REKEY_DATA);
         Ok(RekeyJob {
-            name: rec.name.clone(),
+            reference: rec.reference(),
             data,
             staged,
             size: rec.size_bytes,
@@ -255,7 +262,7 @@ impl Service {
     /// Ends a re-encryption: on success, commits it (see the module doc); on failure, drops
     /// the staged file and the intent, leaving the disk as it was.
     pub(super) fn finish_rekey(&self, job: RekeyJob, copied: Result<()>) -> Result<Value> {
-        let mut rec = self.load_volume(Kind::Disk, &job.name)?;
+        let mut rec = self.load_volume(Kind::Disk, &job.reference)?;
         let intent_matches = matches!(&rec.pending,
             Some(PendingChange::Rekey { key, .. }) if key.dek_check == job.fresh.check_value());
         if !intent_matches {
@@ -292,7 +299,7 @@ impl Service {
         else {
             return Ok(());
         };
-        let data = self.data_path(Kind::Disk, &rec.name)?;
+        let data = self.data_path(Kind::Disk, &rec.reference())?;
         let staged = data.with_file_name(REKEY_DATA);
         if staged.exists() {
             fs::rename(&staged, &data)
@@ -306,7 +313,7 @@ impl Service {
         rec.disk_encryption_set_id = disk_encryption_set_id;
         rec.pending = None;
         if let (Some(dek), Some(id)) = (fresh, rec.disk_encryption_set_id.clone()) {
-            let des = self.load_des_by_ref(&id)?;
+            let des = self.load_des_by_ref(&id, None)?;
             let current = crate::format::Kek::Customer {
                 key_url: des.active_key.key_url.clone(),
             };
@@ -324,7 +331,7 @@ impl Service {
 
     /// Extends the data file to the record's size and clears the resize intent.
     pub(super) fn finish_resize(&self, rec: &mut VolumeRecord) -> Result<()> {
-        let data = self.data_path(rec.kind.resource_kind(), &rec.name)?;
+        let data = self.data_path(rec.kind.resource_kind(), &rec.reference())?;
         grow_file(&data, rec.size_bytes)?;
         rec.pending = None;
         self.save_volume(rec)
@@ -655,7 +662,7 @@ mod tests {
             .unwrap();
         // What the earlier release did: re-wrap the same DEK under the customer key.
         let mut rec = s.load_volume(Kind::Disk, "legacy").unwrap();
-        let des = s.load_des_by_ref(&des_id).unwrap();
+        let des = s.load_des_by_ref(&des_id, None).unwrap();
         let dek = s.unwrap_dek(&rec).unwrap();
         rec.key = s
             .wrap_dek(&dek, &Protector::Customer(&des), &views::volume_id(&rec))

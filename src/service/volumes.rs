@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::dek::Protector;
 use super::pending::{CreatePlan, Switch, UpdatePlan, pending_label};
-use super::{Service, group_matches, normalise_location, views};
+use super::{Service, entries, group_matches, normalise_location, views};
 use crate::clock;
 use crate::crypto::DataKey;
 use crate::error::{Error, IoContext, Result};
@@ -137,10 +137,22 @@ impl Service {
         })
     }
 
-    fn volume_dir(&self, kind: Kind, name: &str) -> Result<PathBuf> {
-        ids::validate_name(kind, name)?;
-        fsio::find_entry(&self.volumes_dir(kind), name)?
-            .ok_or_else(|| Error::not_found(kind.label(), name))
+    /// Finds a volume by reference (`NAME`, unique in the store, or `NAME@GROUP`).
+    fn locate_volume(&self, kind: Kind, reference: &str) -> Result<(PathBuf, VolumeRecord)> {
+        let (name, group) = entries::split(kind, reference)?;
+        entries::locate(
+            kind,
+            &self.volumes_dir(kind),
+            "",
+            &name,
+            group.as_deref(),
+            |dir| Self::load_volume_at(dir, kind),
+            |rec| rec.resource_group.as_str(),
+        )
+    }
+
+    pub(super) fn volume_dir(&self, kind: Kind, reference: &str) -> Result<PathBuf> {
+        Ok(self.locate_volume(kind, reference)?.0)
     }
 
     fn load_volume_at(dir: &Path, kind: Kind) -> Result<VolumeRecord> {
@@ -156,19 +168,27 @@ impl Service {
         Ok(rec)
     }
 
-    /// Loads a disk or snapshot by name.
-    pub fn load_volume(&self, kind: Kind, name: &str) -> Result<VolumeRecord> {
-        Self::load_volume_at(&self.volume_dir(kind, name)?, kind)
+    /// Loads a disk, snapshot or image by reference (`NAME` or `NAME@GROUP`).
+    pub fn load_volume(&self, kind: Kind, reference: &str) -> Result<VolumeRecord> {
+        Ok(self.locate_volume(kind, reference)?.1)
     }
 
-    fn load_volume_by_ref(
+    /// Loads a volume by name (in `group` when given) or by resource id (which must match
+    /// the record's group and subscription).
+    pub(super) fn load_volume_by_ref(
         &self,
         kind: Kind,
         name_or_id: &str,
         group: Option<&str>,
     ) -> Result<VolumeRecord> {
-        let (name, id) = ids::name_or_id(name_or_id, kind)?;
-        let rec = self.load_volume(kind, &name)?;
+        if let Some(g) = group {
+            self.read_group(g)?;
+        }
+        let (reference, id) = entries::resolve(kind, name_or_id, group)?;
+        let rec = self.load_volume(kind, &reference).map_err(|e| match e {
+            Error::NotFound { .. } => Error::not_found(kind.label(), name_or_id),
+            e => e,
+        })?;
         let id_matches = id.is_none_or(|id| {
             id.resource_group.eq_ignore_ascii_case(&rec.resource_group)
                 && id.subscription.eq_ignore_ascii_case(&rec.subscription_id)
@@ -180,7 +200,7 @@ impl Service {
     }
 
     pub(super) fn save_volume(&self, rec: &VolumeRecord) -> Result<()> {
-        let dir = self.volume_dir(rec.kind.resource_kind(), &rec.name)?;
+        let dir = self.volume_dir(rec.kind.resource_kind(), &rec.reference())?;
         fsio::write_json(&dir.join("volume.json"), rec, 0o600)
     }
 
@@ -207,25 +227,39 @@ impl Service {
             .collect()
     }
 
-    /// Names of the disks or snapshots, sorted.
-    pub fn volume_names(&self, kind: Kind) -> Result<Vec<String>> {
-        fsio::list_entries(&self.volumes_dir(kind))
+    /// The disks or snapshots as the mount lists them: `(shown name, reference)`, sorted; the
+    /// shown name is `NAME`, or `NAME@GROUP` when several groups hold that name.
+    pub fn volume_listing(&self, kind: Kind) -> Result<Vec<(String, String)>> {
+        let pairs: Vec<(String, String)> = self
+            .readable_volumes(kind)?
+            .into_iter()
+            .map(|r| (r.name, r.resource_group))
+            .collect();
+        let mut out: Vec<(String, String)> = entries::display_names(&pairs)
+            .into_iter()
+            .zip(&pairs)
+            .map(|(shown, (name, group))| (shown, entries::reference(name, group)))
+            .collect();
+        out.sort();
+        Ok(out)
     }
 
-    /// The ciphertext file of a disk or snapshot.
-    pub fn data_path(&self, kind: Kind, name: &str) -> Result<PathBuf> {
-        Ok(self.volume_dir(kind, name)?.join("data"))
+    /// The ciphertext file of a disk or snapshot, by reference.
+    pub fn data_path(&self, kind: Kind, reference: &str) -> Result<PathBuf> {
+        Ok(self.volume_dir(kind, reference)?.join("data"))
     }
 
     /// The DEK of a disk or snapshot, unwrapped with the key its record names (audited).
-    pub fn volume_key(&self, kind: Kind, name: &str) -> Result<DataKey> {
-        self.unwrap_dek(&self.load_volume(kind, name)?)
+    pub fn volume_key(&self, kind: Kind, reference: &str) -> Result<DataKey> {
+        self.unwrap_dek(&self.load_volume(kind, reference)?)
     }
 
+    /// The encryption asked for; a set named without an id is looked up in `group`.
     fn requested(
         &self,
         encryption_type: Option<&str>,
         des: Option<&str>,
+        group: &str,
     ) -> Result<Option<Requested>> {
         let etype = match encryption_type {
             None => None,
@@ -260,13 +294,26 @@ impl Service {
                 "--encryption-type EncryptionAtRestWithCustomerKey needs --disk-encryption-set",
             )),
             (_, Some(d)) => Ok(Some(Requested::Customer(Box::new(
-                self.load_des_by_ref(d)?,
+                self.load_des_by_ref(d, Some(group))?,
             )))),
             (None, None) => Ok(None),
         }
     }
 
-    fn check_location(des: &DesRecord, location: &str, what: &str) -> Result<()> {
+    /// The documented rule: a set and the resources that use it are in the same subscription
+    /// and region.
+    fn check_location(
+        des: &DesRecord,
+        subscription: &str,
+        location: &str,
+        what: &str,
+    ) -> Result<()> {
+        if !des.subscription_id.eq_ignore_ascii_case(subscription) {
+            return Err(Error::not_allowed(format!(
+                "{what} is in subscription '{subscription}' but disk encryption set '{}' is in subscription '{}': a disk encryption set and the disks, snapshots and images that use it must be in the same subscription and region",
+                des.name, des.subscription_id
+            )));
+        }
         if des.location != location {
             return Err(Error::not_allowed(format!(
                 "{what} is in location '{location}' but disk encryption set '{}' is in '{}': they must be in the same location",
@@ -276,28 +323,27 @@ impl Service {
         Ok(())
     }
 
-    fn check_new_name(&self, kind: Kind, name: &str) -> Result<()> {
+    /// Refuses a name that `group` already holds (or that a create in progress reserved).
+    fn check_new_name(&self, kind: Kind, name: &str, group: &str) -> Result<()> {
         ids::validate_name(kind, name)?;
-        if self.reserved.contains(kind, name) {
+        let reference = entries::reference(name, group);
+        let taken = self.reserved.contains(kind, &reference)
+            || match self.locate_volume(kind, &reference) {
+                Ok(_) => true,
+                Err(Error::NotFound { .. }) => false,
+                Err(e) => return Err(e),
+            };
+        if taken {
             return Err(Error::AlreadyExists {
                 kind: kind.label(),
                 name: name.to_string(),
             });
         }
-        if let Some(existing) = fsio::find_entry(&self.volumes_dir(kind), name)? {
-            let shown = existing
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned());
-            return Err(Error::AlreadyExists {
-                kind: kind.label(),
-                name: shown.unwrap_or_else(|| name.to_string()),
-            });
-        }
         Ok(())
     }
 
-    /// Resolves `--source`: a disk or snapshot by id, or by name (disks first).
-    fn load_source(&self, source: &str) -> Result<VolumeRecord> {
+    /// Resolves `--source`: a disk or snapshot by id, or by name in `group` (disks first).
+    fn load_source(&self, source: &str, group: &str) -> Result<VolumeRecord> {
         if source.starts_with('/') {
             let kind = if source
                 .to_ascii_lowercase()
@@ -309,16 +355,13 @@ impl Service {
             };
             return self.load_volume_by_ref(kind, source, None);
         }
-        match self.load_volume(Kind::Disk, source) {
-            Err(Error::NotFound { .. }) => {
-                self.load_volume(Kind::Snapshot, source)
-                    .map_err(|e| match e {
-                        Error::NotFound { .. } => {
-                            Error::not_found("source disk or snapshot", source)
-                        }
-                        e => e,
-                    })
-            }
+        match self.load_volume_by_ref(Kind::Disk, source, Some(group)) {
+            Err(Error::NotFound { .. }) => self
+                .load_volume_by_ref(Kind::Snapshot, source, Some(group))
+                .map_err(|e| match e {
+                    Error::NotFound { .. } => Error::not_found("source disk or snapshot", source),
+                    e => e,
+                }),
             other => other,
         }
     }
@@ -334,8 +377,8 @@ impl Service {
     /// Validates a create, builds its record (DEK wrapped) and reserves its name; changes
     /// nothing on disk.
     pub(super) fn plan_volume_create(&self, kind: Kind, args: &VolumeArgs) -> Result<CreatePlan> {
-        self.check_new_name(kind, &args.name)?;
         ids::validate_name(Kind::ResourceGroup, &args.resource_group)?;
+        self.check_new_name(kind, &args.name, &args.resource_group)?;
         let sku = match (&args.sku, kind) {
             (Some(s), Kind::Snapshot | Kind::Image) => canonical_sku(s, SNAPSHOT_SKUS)?,
             (Some(s), _) => canonical_sku(s, DISK_SKUS)?,
@@ -345,6 +388,7 @@ impl Service {
         let requested = self.requested(
             args.encryption_type.as_deref(),
             args.disk_encryption_set.as_deref(),
+            &args.resource_group,
         )?;
         let source = match (&args.source, &args.image_reference) {
             (Some(_), Some(_)) => {
@@ -353,12 +397,12 @@ impl Service {
                 ));
             }
             (None, Some(image)) if kind == Kind::Disk => {
-                Some(self.load_volume_by_ref(Kind::Image, image, None)?)
+                Some(self.load_volume_by_ref(Kind::Image, image, Some(&args.resource_group))?)
             }
             (None, Some(_)) => {
                 return Err(Error::invalid("--image-reference is for disk create"));
             }
-            (Some(s), None) => Some(self.load_source(s)?),
+            (Some(s), None) => Some(self.load_source(s, &args.resource_group)?),
             (None, None) if kind != Kind::Disk => {
                 return Err(Error::invalid(format!(
                     "{} create needs --source DISK_OR_SNAPSHOT",
@@ -396,13 +440,13 @@ impl Service {
             (None, _, None) => self.store.record().default_location.clone(),
         };
         let what = format!("{} '{}'", kind.label(), args.name);
-        let record = self.store.record();
+        let group = self.use_group(&args.resource_group, &location)?;
         let mut rec = VolumeRecord {
             version: RECORD_VERSION,
             kind: volume_kind(kind),
             name: args.name.clone(),
-            resource_group: args.resource_group.clone(),
-            subscription_id: record.subscription_id.clone(),
+            resource_group: group.name.clone(),
+            subscription_id: group.subscription_id.clone(),
             location: location.clone(),
             sku,
             size_bytes: 0,
@@ -426,14 +470,14 @@ impl Service {
         let protector = match (&requested, &source) {
             (Some(Requested::Platform), _) | (None, None) => Protector::Platform,
             (Some(Requested::Customer(des)), _) => {
-                Self::check_location(des, &location, &what)?;
+                Self::check_location(des, &rec.subscription_id, &location, &what)?;
                 Protector::Customer(des)
             }
             (None, Some(src)) => match &src.key.kek {
                 Kek::Platform => Protector::Platform,
                 Kek::Customer { .. } => {
                     inherited = self.des_of(src)?;
-                    Self::check_location(&inherited, &location, &what)?;
+                    Self::check_location(&inherited, &rec.subscription_id, &location, &what)?;
                     Protector::Customer(&inherited)
                 }
             },
@@ -516,7 +560,7 @@ impl Service {
             rec.source_resource_id = Some(views::volume_id(src));
         }
         let source_data = match &source {
-            Some(src) => Some(self.data_path(src.kind.resource_kind(), &src.name)?),
+            Some(src) => Some(self.data_path(src.kind.resource_kind(), &src.reference())?),
             None => None,
         };
         let parent = self.volumes_dir(kind);
@@ -528,7 +572,7 @@ impl Service {
             ids::new_guid()?
         ));
         Ok(CreatePlan {
-            _reservation: self.reserve(kind, &rec.name)?,
+            _reservation: self.reserve(kind, &rec.reference())?,
             kind,
             rec,
             dek,
@@ -543,7 +587,7 @@ impl Service {
     pub(super) fn finish_volume_create(&self, mut plan: CreatePlan) -> Result<Value> {
         let result = (|| {
             if let Some(des_id) = plan.rec.disk_encryption_set_id.clone() {
-                let des = self.load_des_by_ref(&des_id)?;
+                let des = self.load_des_by_ref(&des_id, None)?;
                 let current = Kek::Customer {
                     key_url: des.active_key.key_url.clone(),
                 };
@@ -553,13 +597,9 @@ impl Service {
                 }
             }
             let parent = self.volumes_dir(plan.kind);
-            let dest = parent.join(&plan.rec.name);
-            if fsio::find_entry(&parent, &plan.rec.name)?.is_some() {
-                return Err(Error::AlreadyExists {
-                    kind: plan.kind.label(),
-                    name: plan.rec.name.clone(),
-                });
-            }
+            self.check_new_name_on_disk(plan.kind, &plan.rec)?;
+            let entry = entries::new_entry(&parent, &plan.rec.name, &plan.rec.resource_group, "")?;
+            let dest = parent.join(entry);
             fsio::write_json(&plan.tmp.join("volume.json"), &plan.rec, 0o600)?;
             fs::rename(&plan.tmp, &dest)
                 .ctx(|| format!("rename {} to {}", plan.tmp.display(), dest.display()))?;
@@ -572,6 +612,19 @@ impl Service {
         Ok(views::volume(&plan.rec, None))
     }
 
+    /// The group of `rec` must not have gained a volume of the same name while `rec` was
+    /// being copied (the reservation covers creates of this process only).
+    fn check_new_name_on_disk(&self, kind: Kind, rec: &VolumeRecord) -> Result<()> {
+        match self.locate_volume(kind, &rec.reference()) {
+            Err(Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e),
+            Ok(_) => Err(Error::AlreadyExists {
+                kind: kind.label(),
+                name: rec.name.clone(),
+            }),
+        }
+    }
+
     /// `disk show` / `snapshot show`.
     pub fn volume_show(&self, kind: Kind, name_or_id: &str, group: Option<&str>) -> Result<Value> {
         let rec = self.load_volume_by_ref(kind, name_or_id, group)?;
@@ -580,10 +633,16 @@ impl Service {
 
     /// `disk list` / `snapshot list`.
     pub fn volume_list(&self, kind: Kind, group: Option<&str>) -> Result<Value> {
+        if let Some(g) = group {
+            self.read_group(g)?;
+        }
+        let subscription = &self.store.record().subscription_id;
         Ok(Value::Array(
             self.readable_volumes(kind)?
                 .iter()
-                .filter(|r| group_matches(group, &r.resource_group))
+                .filter(|r| {
+                    group_matches(group, &r.resource_group) && &r.subscription_id == subscription
+                })
                 .map(|r| views::volume(r, self.managed_by(r).as_deref()))
                 .collect(),
         ))
@@ -650,6 +709,7 @@ impl Service {
         let switch_to = match self.requested(
             upd.encryption_type.as_deref(),
             upd.disk_encryption_set.as_deref(),
+            &rec.resource_group,
         )? {
             None | Some(Requested::Platform)
                 if rec.encryption_type == EncryptionType::EncryptionAtRestWithPlatformKey =>
@@ -664,7 +724,12 @@ impl Service {
                 )));
             }
             Some(Requested::Customer(des)) => {
-                Self::check_location(&des, &rec.location, &format!("disk '{}'", rec.name))?;
+                Self::check_location(
+                    &des,
+                    &rec.subscription_id,
+                    &rec.location,
+                    &format!("disk '{}'", rec.name),
+                )?;
                 let same_set = rec
                     .disk_encryption_set_id
                     .as_deref()
@@ -747,7 +812,7 @@ impl Service {
                 rec.name
             )));
         }
-        let dir = self.volume_dir(kind, &rec.name)?;
+        let dir = self.volume_dir(kind, &rec.reference())?;
         let parent = self.volumes_dir(kind);
         let doomed = parent.join(format!(
             "{TMP_PREFIX}deleted-{}-{}",

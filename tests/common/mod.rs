@@ -75,8 +75,16 @@ impl Env {
             "ssefs {args:?}: expected exit {code}, got {}: {}{}",
             r.code, r.stdout, r.stderr
         );
+        // Warnings (`WARNING: ...` lines) may come first, as in az; the error line is last.
+        let error_line = r.stderr.trim_end().lines().last().unwrap_or_default();
         assert!(
-            r.stderr.starts_with('('),
+            error_line.starts_with('(')
+                && r.stderr
+                    .trim_end()
+                    .lines()
+                    .rev()
+                    .skip(1)
+                    .all(|l| l.starts_with("WARNING: ")),
             "az-style error expected: {}",
             r.stderr
         );
