@@ -699,8 +699,8 @@ fn account_show_and_set() {
     );
     env.fails(
         &["account", "set", "--subscription", "no such sub"],
-        3,
-        "not found",
+        1,
+        "doesn't exist in cloud 'AzureCloud'",
     );
 }
 

@@ -84,7 +84,7 @@ impl Service {
                 new
             }
             None => {
-                return Err(Error::invalid(format!(
+                return Err(Error::NotAllowed(format!(
                     "The subscription of '{s}' doesn't exist in cloud 'AzureCloud'."
                 )));
             }

@@ -163,14 +163,20 @@ impl Service {
     /// Removes the galleries of `group` and their definitions (`group delete`).
     pub(super) fn delete_galleries_of(&self, group: &str) -> Result<()> {
         let dir = self.store.dir("galleries");
+        // `galleries/` exists only once a gallery was made: sync it only when we removed one.
+        let mut removed = false;
         for entry in fsio::list_entries(&dir)? {
             let path = dir.join(&entry);
             let rec: GalleryRecord = fsio::read_json(&path.join("gallery.json"))?;
             if rec.resource_group.eq_ignore_ascii_case(group) {
                 std::fs::remove_dir_all(&path)
                     .map_err(|e| Error::io(format!("remove {}", path.display()), e))?;
+                removed = true;
             }
         }
-        fsio::sync_dir(&dir)
+        if removed {
+            fsio::sync_dir(&dir)?;
+        }
+        Ok(())
     }
 }

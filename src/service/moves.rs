@@ -49,7 +49,7 @@ impl Service {
             .find(|s| s.id.eq_ignore_ascii_case(w) || s.name.eq_ignore_ascii_case(w))
             .map(|s| s.id)
             .ok_or_else(|| {
-                Error::invalid(format!(
+                Error::NotAllowed(format!(
                     "The subscription of '{}' doesn't exist in cloud 'AzureCloud'.",
                     w.chars().take(64).collect::<String>()
                 ))

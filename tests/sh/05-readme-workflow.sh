@@ -17,7 +17,9 @@ for line in s[j:k].splitlines():
     print(line)
 PY
 grep -q "az disk create" "$WORK/workflow.sh" || fail "workflow block not found in README.md"
-out=$(SSEFS_STORE="$SSEFS_STORE" bash -c "set -euo pipefail; shopt -s expand_aliases; alias az='$SSEFS'; source '$WORK/workflow.sh'")
+# Strict: the documented scripts create their groups, as they must in the cloud.
+out=$(SSEFS_STRICT=1 SSEFS_STORE="$SSEFS_STORE" bash -c "set -euo pipefail; shopt -s expand_aliases; alias az='$SSEFS'; source '$WORK/workflow.sh'" 2>"$WORK/err")
+[ ! -s "$WORK/err" ] || fail "the workflow printed on stderr: $(cat "$WORK/err")"
 assert_eq "$(echo "$out" | tail -n 1)" EncryptionAtRestWithCustomerKey "last line of the workflow"
 
 case_ "the README's RBAC block (account set, the documented Reader line, a role that lets the set wrap) runs as documented"
@@ -30,7 +32,23 @@ k = s.index("```", j)
 print(s[j:k])
 PY
 grep -q "az role assignment create" "$WORK/rbac.sh" || fail "RBAC block not found in README.md"
-out=$(SSEFS_STORE="$SSEFS_STORE" bash -c "set -euo pipefail; shopt -s expand_aliases; alias az='$SSEFS'; source '$WORK/rbac.sh'")
+out=$(SSEFS_STRICT=1 SSEFS_STORE="$SSEFS_STORE" bash -c "set -euo pipefail; shopt -s expand_aliases; alias az='$SSEFS'; source '$WORK/rbac.sh'" 2>"$WORK/err")
+[ ! -s "$WORK/err" ] || fail "the RBAC block printed on stderr: $(cat "$WORK/err")"
 assert_eq "$(echo "$out" | tail -n 1)" EncryptionAtRestWithCustomerKey "last line of the RBAC block"
 echo "$out" | grep -qx "Reader" || fail "the Reader assignment is not listed: $out"
+
+case_ "the README's groups block (same name in two groups, a move, a group delete, a new subscription) runs as documented"
+python3 - "$ROOT/README.md" >"$WORK/groups.sh" <<'PY'
+import sys
+s = open(sys.argv[1]).read()
+i = s.index("### Resource groups, subscriptions and moves")
+j = s.index("```sh", i) + len("```sh\n")
+k = s.index("```", j)
+print(s[j:k])
+PY
+grep -q "az resource move" "$WORK/groups.sh" || fail "groups block not found in README.md"
+out=$(SSEFS_STRICT=1 SSEFS_STORE="$SSEFS_STORE" bash -c "set -euo pipefail; shopt -s expand_aliases; alias az='$SSEFS'; source '$WORK/groups.sh'" 2>"$WORK/err")
+[ ! -s "$WORK/err" ] || fail "the groups block printed on stderr: $(cat "$WORK/err")"
+echo "$out" | grep -q "/resourceGroups/rg2/providers/Microsoft.Compute/disks/data$" || fail "no rg2 disk id: $out"
+assert_eq "$(echo "$out" | tail -n 1)" 2 "subscriptions listed"
 echo "ok"

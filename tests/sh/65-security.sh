@@ -153,8 +153,8 @@ mount_store --debug
 ssefs disk list -o none
 marker=$(wc -l <"$SSEFS_STORE/daemon.log")
 dd if="$MNT/disks/d1" of=/dev/null bs=4k count=1 status=none
-tail -n +"$((marker + 1))" "$SSEFS_STORE/daemon.log" | grep -q "debug: d1: read" ||
-  fail "the daemon stopped logging debug lines after a forwarded command"
+tail -n +"$((marker + 1))" "$SSEFS_STORE/daemon.log" | grep -q "debug: d1@rg: read" ||
+  fail "the daemon stopped logging debug lines after a forwarded command: $(tail -n +"$((marker + 1))" "$SSEFS_STORE/daemon.log" | tail -5)"
 
 unmount_store
 echo "ok: $(basename "$0")"

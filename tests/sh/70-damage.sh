@@ -57,6 +57,6 @@ mount_store
 dd if="$WORK/data" of="$MNT/disks/good" bs=1M conv=notrunc,fsync status=none
 cmp <(head -c 1M "$MNT/disks/good") "$WORK/data" || fail "a platform-key disk stopped serving"
 if head -c 1 "$MNT/disks/cmk" >/dev/null 2>&1; then fail "read a disk whose key file is gone"; fi
-grep -q "cmk: open: .*${url##*/}.pem" "$SSEFS_STORE/daemon.log" || fail "the daemon's log does not name the key file"
+grep -q "cmk@rg: open: .*${url##*/}.pem" "$SSEFS_STORE/daemon.log" || fail "the daemon's log does not name the key file"
 unmount_store
 echo "ok"
