@@ -20,6 +20,14 @@ const CONFIG_VERSION: u32 = 1;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ValueType {
     Bool,
+    /// An absolute path.
+    Path,
+    /// Free text (a command template).
+    Text,
+    /// A whole number of seconds, 1 to 3600.
+    Seconds,
+    /// One of a few words.
+    Choice(&'static [&'static str]),
 }
 
 /// A setting this build knows.
@@ -47,7 +55,48 @@ const KNOWN: &[Known] = &[
                (ResourceGroupNotFound) instead of creating it with a warning; SSEFS_STRICT=1 \
                turns it on for one command",
     },
+    Known {
+        name: MOUNT_POINT,
+        value_type: ValueType::Path,
+        default: "",
+        help: "where a VM command mounts the store when it is not mounted (VMs run only while \
+               the mount daemon supervises them); empty means STORE.mnt beside the store",
+    },
+    Known {
+        name: VM_RUNNER,
+        value_type: ValueType::Text,
+        default: "",
+        help: "the command that runs a VM instead of qemu: {name} is the VM's name, {os} the \
+               OS disk's plaintext file, a word {data} the data disks' files in LUN order; \
+               split like a shell command, never run through a shell",
+    },
+    Known {
+        name: VM_STOP_TIMEOUT,
+        value_type: ValueType::Seconds,
+        default: "60",
+        help: "seconds a VM's runner has to power off after a stop request (QMP \
+               system_powerdown for qemu, SIGTERM otherwise) before it is killed",
+    },
+    Known {
+        name: VM_ACCEL,
+        value_type: ValueType::Choice(&["auto", "kvm", "tcg"]),
+        default: "auto",
+        help: "qemu's accelerator: kvm, tcg, or auto (kvm when a probe guest boots with it in \
+               5 s, else tcg)",
+    },
 ];
+
+/// `mount-point`: where VM commands mount the store.
+pub const MOUNT_POINT: &str = "mount-point";
+
+/// `vm.runner`: the command template that runs a VM (empty: qemu).
+pub const VM_RUNNER: &str = "vm.runner";
+
+/// `vm.stop-timeout`: seconds between a VM's power-off request and its kill.
+pub const VM_STOP_TIMEOUT: &str = "vm.stop-timeout";
+
+/// `vm.accel`: qemu's accelerator.
+pub const VM_ACCEL: &str = "vm.accel";
 
 /// `test-clock`: whether `SSEFS_NOW` may move this store's clock.
 pub const TEST_CLOCK: &str = "test-clock";
@@ -105,6 +154,35 @@ fn canonical_value(k: &Known, value: &str) -> Result<String> {
                 value.chars().take(40).collect::<String>()
             ))),
         },
+        ValueType::Path if value.is_empty() || value.starts_with('/') => Ok(value.to_string()),
+        ValueType::Path => Err(Error::invalid(format!(
+            "setting '{}' takes an absolute path",
+            k.name
+        ))),
+        ValueType::Text if value.contains('\0') || value.len() > 4096 => Err(Error::invalid(
+            format!("setting '{}' is too long or holds a NUL byte", k.name),
+        )),
+        ValueType::Text => Ok(value.to_string()),
+        ValueType::Seconds => match value.parse::<u32>() {
+            Ok(n) if (1..=3600).contains(&n) => Ok(n.to_string()),
+            _ => Err(Error::invalid(format!(
+                "setting '{}' takes a whole number of seconds from 1 to 3600, not '{}'",
+                k.name,
+                value.chars().take(40).collect::<String>()
+            ))),
+        },
+        ValueType::Choice(words) => words
+            .iter()
+            .find(|w| w.eq_ignore_ascii_case(value))
+            .map(|w| w.to_string())
+            .ok_or_else(|| {
+                Error::invalid(format!(
+                    "setting '{}' takes one of {}, not '{}'",
+                    k.name,
+                    words.join(", "),
+                    value.chars().take(40).collect::<String>()
+                ))
+            }),
     }
 }
 
@@ -169,16 +247,22 @@ impl Config {
         Ok(())
     }
 
-    /// Every setting with its value, whether it is the default, and its description.
-    pub fn show(&self) -> serde_json::Value {
+    /// Every setting with its value, whether it is the default, and its description (the
+    /// default mount point is shown as the path it stands for in `store`).
+    pub fn show(&self, store: &Path) -> serde_json::Value {
         serde_json::Value::Array(
             KNOWN
                 .iter()
                 .map(|k| {
                     let set = self.settings.get(k.name);
+                    let value = match (k.name, set) {
+                        (MOUNT_POINT, None) => self.mount_point(store).display().to_string(),
+                        (_, Some(v)) => v.clone(),
+                        (_, None) => k.default.to_string(),
+                    };
                     serde_json::json!({
                         "name": k.name,
-                        "value": set.map(String::as_str).unwrap_or(k.default),
+                        "value": value,
                         "source": if set.is_some() { "store" } else { "default" },
                         "description": k.help,
                     })
@@ -192,6 +276,44 @@ impl Config {
     pub fn strict(&self) -> bool {
         STRICT_FROM_CALLER.load(Ordering::Relaxed)
             || self.settings.get(STRICT).is_some_and(|v| v == "true")
+    }
+
+    /// Where VM commands mount `store` when it is not mounted: the setting, else `STORE.mnt`.
+    pub fn mount_point(&self, store: &Path) -> std::path::PathBuf {
+        match self.settings.get(MOUNT_POINT) {
+            Some(p) if !p.is_empty() => std::path::PathBuf::from(p),
+            _ => {
+                let mut s = store.as_os_str().to_owned();
+                s.push(".mnt");
+                std::path::PathBuf::from(s)
+            }
+        }
+    }
+
+    /// The VM runner template, when one is set.
+    pub fn vm_runner(&self) -> Option<String> {
+        self.settings
+            .get(VM_RUNNER)
+            .filter(|v| !v.trim().is_empty())
+            .cloned()
+    }
+
+    /// How long a VM's runner has to power off before it is killed.
+    pub fn vm_stop_timeout(&self) -> std::time::Duration {
+        let secs = self
+            .settings
+            .get(VM_STOP_TIMEOUT)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(60);
+        std::time::Duration::from_secs(secs)
+    }
+
+    /// qemu's accelerator setting: `auto`, `kvm` or `tcg`.
+    pub fn vm_accel(&self) -> String {
+        self.settings
+            .get(VM_ACCEL)
+            .cloned()
+            .unwrap_or_else(|| "auto".into())
     }
 
     /// Whether `SSEFS_NOW` may move this store's clock.
@@ -225,5 +347,30 @@ mod tests {
             Config::load(dir.path()),
             Err(Error::Corrupt { .. })
         ));
+    }
+
+    #[test]
+    fn vm_settings_are_checked() {
+        let mut c = Config::default();
+        assert_eq!(
+            c.mount_point(Path::new("/s/store")),
+            Path::new("/s/store.mnt")
+        );
+        assert!(c.set(MOUNT_POINT, "relative/dir").is_err());
+        c.set(MOUNT_POINT, "/mnt/x").unwrap();
+        assert_eq!(c.mount_point(Path::new("/s/store")), Path::new("/mnt/x"));
+        assert!(c.set(VM_STOP_TIMEOUT, "0").is_err());
+        assert!(c.set(VM_STOP_TIMEOUT, "soon").is_err());
+        c.set(VM_STOP_TIMEOUT, "5").unwrap();
+        assert_eq!(c.vm_stop_timeout(), std::time::Duration::from_secs(5));
+        assert!(c.set(VM_ACCEL, "hvf").is_err());
+        c.set(VM_ACCEL, "TCG").unwrap();
+        assert_eq!(c.vm_accel(), "tcg");
+        assert_eq!(c.vm_runner(), None);
+        c.set(VM_RUNNER, "/bin/runner {name} {os} {data}").unwrap();
+        assert_eq!(
+            c.vm_runner().as_deref(),
+            Some("/bin/runner {name} {os} {data}")
+        );
     }
 }

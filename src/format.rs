@@ -14,6 +14,8 @@
 //!   disks/NAME/data                       ciphertext, sparse, exactly sizeBytes long
 //!   snapshots/NAME/volume.json            VolumeRecord (kind "snapshot")
 //!   snapshots/NAME/data                   ciphertext, sparse
+//!   virtualMachines/ENTRY.json            VmRecord (a VM, or an instance of a scale set)
+//!   virtualMachineScaleSets/ENTRY.json    ScaleSetRecord
 //! ```
 //!
 //! **Data files** carry no header: byte `o` of the disk lives in sector `o / 4096` at the same
@@ -67,7 +69,9 @@ versioned!(
     KeyRecord,
     DesRecord,
     VolumeRecord,
-    GroupRecord
+    GroupRecord,
+    VmRecord,
+    ScaleSetRecord
 );
 
 /// `store.json`: what makes a directory a store, and the emulated account.
@@ -326,4 +330,176 @@ pub enum PendingChange {
         disk_encryption_set_id: Option<String>,
         copied: bool,
     },
+}
+
+/// `virtualMachines/ENTRY.json`: a VM, or an instance of a scale set. The VM's disks are
+/// ordinary disk records; this record is the only place that says which disks a VM uses
+/// (a disk's `managedBy` is derived from it), so attaching is one atomic write.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct VmRecord {
+    pub version: u32,
+    pub name: String,
+    pub resource_group: String,
+    pub subscription_id: String,
+    pub location: String,
+    /// The VM's unique id (a GUID), as az shows in `vmId`.
+    pub vm_id: String,
+    pub vm_size: String,
+    /// What the OS disk was made from.
+    pub image: VmImage,
+    /// `Linux` or `Windows`.
+    pub os_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin_username: Option<String>,
+    pub os_disk: VmDisk,
+    /// Data disks, in LUN order.
+    #[serde(default)]
+    pub data_disks: Vec<VmDisk>,
+    #[serde(default)]
+    pub ultra_ssd_enabled: bool,
+    /// How the default qemu runner boots the VM (`--boot-kernel/--boot-initrd/--boot-append`).
+    #[serde(default, skip_serializing_if = "VmBoot::is_empty")]
+    pub boot: VmBoot,
+    /// The power state last asked for or observed: `running`, `stopped` or `deallocated`. A
+    /// VM recorded `running` runs only while the mount daemon supervises its runner; otherwise
+    /// it shows as stopped.
+    pub power_state: String,
+    /// Set when the platform stopped the VM because a key became unusable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform_stop: Option<PlatformStop>,
+    /// The scale set this VM is an instance of.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale_set: Option<ScaleSetMember>,
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub tags: std::collections::BTreeMap<String, String>,
+    pub created: String,
+}
+
+impl VmRecord {
+    /// The internal reference that finds this record: `NAME@GROUP`.
+    pub fn reference(&self) -> String {
+        crate::ids::reference(&self.name, &self.resource_group)
+    }
+}
+
+/// The image a VM's OS disk came from: exactly one of a marketplace reference (an alias
+/// such as `UbuntuLTS` resolves to one), a managed image's id, or a local file.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct VmImage {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub publisher: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offer: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sku: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_version: Option<String>,
+    /// A managed image's resource id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// A raw or qcow2 file the OS disk was copied from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+}
+
+/// One disk of a VM.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct VmDisk {
+    /// The disk's resource id.
+    pub disk_id: String,
+    /// Data disks only: the LUN (0 for the OS disk, where it means nothing).
+    #[serde(default)]
+    pub lun: u32,
+    /// `None`, `ReadOnly` or `ReadWrite`.
+    pub caching: String,
+    /// `FromImage`, `Empty` or `Attach`.
+    pub create_option: String,
+    /// `Delete` (deleted with the VM) or `Detach`.
+    pub delete_option: String,
+}
+
+/// Boot options of the default runner.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct VmBoot {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernel: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initrd: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub append: Option<String>,
+}
+
+impl VmBoot {
+    pub fn is_empty(&self) -> bool {
+        self.kernel.is_none() && self.initrd.is_none() && self.append.is_none()
+    }
+}
+
+/// Why and when the platform stopped a VM.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PlatformStop {
+    pub time: String,
+    /// The key (version URL) that became unusable, when one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_url: Option<String>,
+    pub message: String,
+}
+
+/// Which scale set a VM belongs to, and its instance id there.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ScaleSetMember {
+    pub name: String,
+    pub instance_id: String,
+}
+
+/// `virtualMachineScaleSets/ENTRY.json`: a scale set; its instances are VM records that name
+/// it, created from this template.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ScaleSetRecord {
+    pub version: u32,
+    pub name: String,
+    pub resource_group: String,
+    pub subscription_id: String,
+    pub location: String,
+    pub unique_id: String,
+    pub vm_size: String,
+    pub capacity: u32,
+    /// `Automatic`, `Manual` or `Rolling`.
+    pub upgrade_policy_mode: String,
+    pub image: VmImage,
+    pub os_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin_username: Option<String>,
+    /// The set (resource id) of each instance's OS disk; none means the platform key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub os_disk_encryption_set: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub os_disk_size_gb: Option<u64>,
+    pub storage_sku: String,
+    #[serde(default)]
+    pub data_disk_sizes_gb: Vec<u64>,
+    /// One set id (or none, for the platform key) per data disk.
+    #[serde(default)]
+    pub data_disk_encryption_sets: Vec<Option<String>>,
+    #[serde(default, skip_serializing_if = "VmBoot::is_empty")]
+    pub boot: VmBoot,
+    /// The next instance id to give.
+    pub next_instance_id: u32,
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub tags: std::collections::BTreeMap<String, String>,
+    pub created: String,
+}
+
+impl ScaleSetRecord {
+    /// The internal reference that finds this record: `NAME@GROUP`.
+    pub fn reference(&self) -> String {
+        crate::ids::reference(&self.name, &self.resource_group)
+    }
 }

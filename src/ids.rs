@@ -18,6 +18,8 @@ pub enum Kind {
     Snapshot,
     Image,
     ResourceGroup,
+    VirtualMachine,
+    ScaleSet,
 }
 
 impl Kind {
@@ -31,6 +33,8 @@ impl Kind {
             Kind::Snapshot => "snapshot",
             Kind::Image => "image",
             Kind::ResourceGroup => "resource group",
+            Kind::VirtualMachine => "virtual machine",
+            Kind::ScaleSet => "virtual machine scale set",
         }
     }
 
@@ -44,6 +48,8 @@ impl Kind {
             Kind::Snapshot => "Microsoft.Compute/snapshots",
             Kind::Image => "Microsoft.Compute/images",
             Kind::ResourceGroup => "resourceGroups",
+            Kind::VirtualMachine => "Microsoft.Compute/virtualMachines",
+            Kind::ScaleSet => "Microsoft.Compute/virtualMachineScaleSets",
         }
     }
 }
@@ -72,6 +78,12 @@ pub fn validate_name(kind: Kind, name: &str) -> Result<()> {
             80,
             "_-.",
             "1 to 80 letters, digits, '_', '-' and '.', starting with a letter or digit and not ending with '.' or '-'",
+        ),
+        Kind::VirtualMachine | Kind::ScaleSet => (
+            1,
+            64,
+            "_-.",
+            "1 to 64 letters, digits, '_', '-' and '.', starting with a letter or digit and not ending with '.' or '-'",
         ),
         Kind::ResourceGroup => (
             1,

@@ -32,6 +32,7 @@ pub mod rbac;
 pub mod service;
 pub mod store;
 pub mod vault;
+pub mod vm;
 pub mod volume;
 
 pub use error::{Error, Result};

@@ -33,7 +33,7 @@ impl ConfigCmd {
     pub fn run(self, service: &mut Service) -> Result<Value> {
         let mut config = service.store().config().clone();
         match self {
-            ConfigCmd::Show => Ok(config.show()),
+            ConfigCmd::Show => Ok(config.show(service.store().root())),
             ConfigCmd::Get { name } => Ok(Value::String(config.get(&name)?)),
             ConfigCmd::Set { name, value } => {
                 let (name, value) = match (value, name.split_once('=')) {

@@ -11,6 +11,7 @@ mod keyvault;
 mod mount;
 mod output;
 mod role;
+mod vm;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -101,6 +102,23 @@ pub enum Command {
     /// Operations on resources of any type (move).
     #[command(subcommand)]
     Resource(group::ResourceCmd),
+    /// Virtual machines that run (qemu, or the vm.runner setting) on the disks' plaintext.
+    #[command(subcommand)]
+    Vm(vm::VmCmd),
+    /// Virtual machine scale sets: instances made from one template.
+    #[command(subcommand)]
+    Vmss(vm::VmssCmd),
+}
+
+impl Command {
+    /// Whether the command starts VMs, which run only under the mount daemon.
+    fn needs_daemon(&self) -> bool {
+        match self {
+            Command::Vm(cmd) => cmd.needs_daemon(),
+            Command::Vmss(cmd) => cmd.needs_daemon(),
+            _ => false,
+        }
+    }
 }
 
 /// Parses true/false the way az's three-state flags do.
@@ -138,6 +156,10 @@ impl Cli {
             }
             Command::Unmount(u) => daemon::unmount(&u.mountpoint).map(|()| String::new()),
             Command::Check => return check(&root),
+            cmd if cmd.needs_daemon() => match self.ensure_daemon(&root) {
+                Ok(()) => return self.run_on_store(&root, raw_args),
+                Err(e) => Err(e),
+            },
             _ => return self.run_on_store(&root, raw_args),
         };
         match result {
@@ -148,6 +170,36 @@ impl Cli {
             },
             Err(e) => error_reply(&e),
         }
+    }
+
+    /// VMs run only under the mount daemon: when the store is not mounted, mount it at its
+    /// `mount-point` setting (created if missing), so that a documented `vm create` runs as
+    /// pasted.
+    fn ensure_daemon(&self, root: &Path) -> Result<()> {
+        if remote::daemon_running(root)? {
+            return Ok(());
+        }
+        let mountpoint = crate::config::Config::load(root)?.mount_point(root);
+        if !mountpoint.exists() {
+            std::fs::create_dir_all(&mountpoint).map_err(|e| {
+                Error::io(format!("create mount point {}", mountpoint.display()), e)
+            })?;
+        }
+        crate::log::debug(&format!(
+            "mounting {} at {} for the VMs",
+            root.display(),
+            mountpoint.display()
+        ));
+        let args = MountArgs {
+            mountpoint,
+            store: root.to_path_buf(),
+            foreground: false,
+            allow_other: false,
+            threads: mount::DEFAULT_THREADS,
+            ready_fd: None,
+            debug: self.global.debug,
+        };
+        daemon::mount(&args, Arc::new(handle_forwarded))
     }
 
     fn run_on_store(self, root: &Path, raw_args: Vec<String>) -> Reply {
@@ -242,6 +294,8 @@ impl Cli {
             Command::Sig(cmd) => cmd.run(&service.lock())?,
             Command::Group(cmd) => cmd.run(&service.lock())?,
             Command::Resource(cmd) => cmd.run(&service.lock())?,
+            Command::Vm(cmd) => cmd.run(service, cwd)?,
+            Command::Vmss(cmd) => cmd.run(service)?,
             Command::Mount(_) | Command::Unmount(_) | Command::Check => {
                 return Err(Error::invalid(
                     "mount, unmount and check cannot run inside the mount daemon",

@@ -4,6 +4,9 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+/// FUSE request threads of a mount, unless `--threads` says otherwise.
+pub const DEFAULT_THREADS: usize = 16;
+
 /// Serve the store through FUSE: MOUNTPOINT/disks/NAME and MOUNTPOINT/snapshots/NAME.
 #[derive(Debug, Args)]
 pub struct MountCmd {
@@ -17,7 +20,7 @@ pub struct MountCmd {
     pub allow_other: bool,
     /// FUSE request threads: each blocks on the backing file while it waits for the disk, so
     /// more threads than cores keep a deep queue (fio iodepth 16) busy.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = DEFAULT_THREADS)]
     pub threads: usize,
     /// Internal: the pipe a detached daemon reports readiness on.
     #[arg(long, hide = true)]

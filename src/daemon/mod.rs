@@ -7,6 +7,7 @@
 //! `daemon.log` (the detached daemon's stderr).
 
 pub mod remote;
+pub mod vms;
 
 use std::ffi::CString;
 use std::fs::{File, OpenOptions};
@@ -316,6 +317,9 @@ fn run(args: &MountArgs, handler: Arc<remote::Handler>, ready: &mut Option<File>
     }
 
     let service = Arc::new(Mutex::new(Service::open(&store)?));
+    // VMs run under this daemon: its supervisor first clears runners a killed daemon left.
+    let vm_host = vms::DaemonVmHost::start(&store, &mountpoint, Arc::downgrade(&service))?;
+    service.lock().set_vm_host(vm_host.clone());
     fsio::write_json(
         &store.join("daemon.json"),
         &json!({ "pid": std::process::id(), "mountpoint": mountpoint, "started": crate::clock::now_rfc3339() }),
@@ -361,9 +365,17 @@ fn run(args: &MountArgs, handler: Arc<remote::Handler>, ready: &mut Option<File>
         .set_revocation_hook(hook_source.hook(session.notifier()));
 
     let stopper = mountpoint.clone();
+    let vm_service = service.clone();
     std::thread::Builder::new()
         .name("ssefs-signals".into())
-        .spawn(move || wait_for_stop(signals, &stopper))
+        .spawn(move || {
+            wait_for_stop(signals, &stopper, || {
+                // The VMs' runners hold disk files open: power them off before unmounting.
+                if let Err(e) = crate::service::vm_power_off_all_shared(&vm_service) {
+                    log::warn(&format!("stopping the VMs: {e}"));
+                }
+            })
+        })
         .ctx(|| "start the signal thread")?;
     log::info(&format!(
         "serving {} at {}",
@@ -373,7 +385,9 @@ fn run(args: &MountArgs, handler: Arc<remote::Handler>, ready: &mut Option<File>
     report_ready(ready, "ready");
 
     let served = session.run();
-    // Unmounted: flush what is still open, tidy up, and leave (the locks go with us).
+    // Unmounted: no VM may outlive its daemon (a lazily detached mount could still have
+    // one); then flush what is still open, tidy up, and leave (the locks go with us).
+    vm_host.stop_all(service.lock().store().config().vm_stop_timeout());
     for volume in service.lock().open_volumes() {
         if let Err(e) = volume.sync() {
             log::warn(&format!("flush on unmount: {e}"));
@@ -385,8 +399,9 @@ fn run(args: &MountArgs, handler: Arc<remote::Handler>, ready: &mut Option<File>
     served.map_err(|e| Error::io("serve the mount", e))
 }
 
-/// Waits for SIGINT/SIGTERM/SIGHUP and unmounts, which ends the session loop.
-fn wait_for_stop(signals: libc::sigset_t, mountpoint: &Path) {
+/// Waits for SIGINT/SIGTERM/SIGHUP, runs `before` (VMs power off) and unmounts, which ends
+/// the session loop.
+fn wait_for_stop(signals: libc::sigset_t, mountpoint: &Path, before: impl Fn()) {
     loop {
         let mut sig: libc::c_int = 0;
         // SAFETY: sigwait on a set blocked in every thread.
@@ -397,6 +412,7 @@ fn wait_for_stop(signals: libc::sigset_t, mountpoint: &Path) {
             "signal {sig}: unmounting {}",
             mountpoint.display()
         ));
+        before();
         match umount(mountpoint, 0) {
             Ok(()) => return,
             Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
@@ -435,6 +451,10 @@ pub fn unmount(mountpoint: &Path) -> Result<()> {
             mountpoint.display()
         ))
     })?;
+    // The VMs' runners hold disk files open: the daemon powers them off first.
+    if remote::daemon_running(&store)? {
+        remote::power_off_vms(&store)?;
+    }
     match umount(&mountpoint, 0) {
         Ok(()) => {}
         Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {

@@ -188,6 +188,30 @@ pub fn forward(store: &Path, request: &Request) -> Result<Option<Reply>> {
     }
 }
 
+/// Asks the daemon of `store` to power off its VMs and waits until it has (before an
+/// unmount: their runners hold disk files open).
+pub fn power_off_vms(store: &Path) -> Result<()> {
+    let request = Request {
+        args: vec![
+            "vm".into(),
+            "power-off-all".into(),
+            "-o".into(),
+            "none".into(),
+        ],
+        cwd: PathBuf::from("/"),
+        now: None,
+        files: ClientFiles::default(),
+        strict: false,
+    };
+    match forward(store, &request)? {
+        Some(reply) if reply.code != 0 => Err(Error::Busy(format!(
+            "the VMs did not power off: {}",
+            reply.stderr.trim()
+        ))),
+        _ => Ok(()),
+    }
+}
+
 fn exchange(mut stream: UnixStream, request: &Request) -> Result<Reply> {
     let body = Zeroizing::new(
         serde_json::to_vec(request).map_err(|e| Error::invalid(format!("encode request: {e}")))?,

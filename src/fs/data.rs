@@ -56,6 +56,12 @@ impl StoreFs {
                 let volume = self.service.lock().open_volume(kind, &name, write)?;
                 Handle::Volume { kind, name, volume }
             }
+            Some(Object::VmDir(_)) => {
+                return Err(Error::io(
+                    "open",
+                    std::io::Error::from_raw_os_error(libc::EISDIR),
+                ));
+            }
             Some(Object::Control(node)) if node.is_dir() => {
                 return Err(Error::io(
                     "open",

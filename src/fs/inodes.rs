@@ -16,6 +16,7 @@ pub(super) const ROOT: u64 = 1;
 pub(super) const DISKS: u64 = 2;
 pub(super) const SNAPSHOTS: u64 = 3;
 pub(super) const CONTROL: u64 = 4;
+pub(super) const VMS: u64 = 5;
 pub(super) const FIRST_DYNAMIC: u64 = 16;
 /// The fixed directories never change.
 const DIR_TTL: Duration = Duration::from_secs(60);
@@ -30,6 +31,8 @@ pub(super) enum Object {
     Volume(Kind, String),
     /// A node of `/.control` below its root.
     Control(control::Node),
+    /// `vms/VM`: a running VM's disks, by the VM's reference.
+    VmDir(String),
 }
 
 /// Stable inode numbers for disks, snapshots and control nodes, for the life of the mount.
@@ -53,7 +56,8 @@ impl Inodes {
 }
 
 pub(super) fn ttl(attr: &FileAttr) -> Duration {
-    if attr.kind == FileType::Directory {
+    // Only the fixed directories last; a VM's directory goes when it stops.
+    if attr.kind == FileType::Directory && attr.ino.0 < FIRST_DYNAMIC {
         DIR_TTL
     } else {
         FILE_TTL
@@ -117,16 +121,23 @@ impl StoreFs {
         match self.object_of(ino) {
             Some(Object::Volume(_, name)) => name,
             Some(Object::Control(node)) => format!(".control {node:?}"),
+            Some(Object::VmDir(vm)) => format!("vms/{vm}"),
             None => format!("inode {ino}"),
         }
     }
 
     pub(super) fn getattr_ino(&self, ino: u64) -> Result<FileAttr> {
         match ino {
-            ROOT | DISKS | SNAPSHOTS | CONTROL => Ok(self.dir_attr(ino)),
+            ROOT | DISKS | SNAPSHOTS | CONTROL | VMS => Ok(self.dir_attr(ino)),
             _ => match self.object_of(ino) {
                 Some(Object::Volume(kind, name)) => self.volume_attr(kind, &name),
                 Some(Object::Control(node)) => self.control_attr(node),
+                Some(Object::VmDir(vm)) => {
+                    if self.service.lock().running_vm_disks(&vm)?.is_none() {
+                        return Err(Error::not_found("virtual machine", vm));
+                    }
+                    Ok(self.dir_attr(ino))
+                }
                 None => Err(Error::not_found("inode", ino.to_string())),
             },
         }
@@ -140,6 +151,16 @@ impl StoreFs {
             (ROOT, "disks") => Ok(self.dir_attr(DISKS)),
             (ROOT, "snapshots") => Ok(self.dir_attr(SNAPSHOTS)),
             (ROOT, ".control") => Ok(self.dir_attr(CONTROL)),
+            (ROOT, "vms") => Ok(self.dir_attr(VMS)),
+            (VMS, _) => {
+                let listing = self.service.lock().running_vm_listing()?;
+                let (_, reference) = listing
+                    .into_iter()
+                    .find(|(shown, _)| shown.eq_ignore_ascii_case(name))
+                    .ok_or_else(|| Error::not_found("virtual machine", name))?;
+                let ino = self.inodes.lock().assign(Object::VmDir(reference));
+                Ok(self.dir_attr(ino))
+            }
             (DISKS | SNAPSHOTS, _) => {
                 let kind = Self::kind_of_dir(parent).unwrap_or(Kind::Disk);
                 // An invalid name cannot exist: answer ENOENT rather than EINVAL; so does a
@@ -156,6 +177,19 @@ impl StoreFs {
                     let child = node.child(&self.service.lock(), name)?;
                     self.control_attr(child)
                 }
+                Some(Object::VmDir(vm)) => {
+                    let disks = self
+                        .service
+                        .lock()
+                        .running_vm_disks(&vm)?
+                        .unwrap_or_default();
+                    let (_, disk) = disks
+                        .into_iter()
+                        .find(|(slot, _)| slot == name)
+                        .ok_or_else(|| Error::not_found("entry", name))?;
+                    // The same inode as disks/NAME: the same file, not a copy.
+                    self.volume_attr(Kind::Disk, &disk)
+                }
                 _ => Err(Error::not_found("entry", name)),
             },
         }
@@ -171,6 +205,15 @@ impl StoreFs {
                 out.push((DISKS, FileType::Directory, "disks".into()));
                 out.push((SNAPSHOTS, FileType::Directory, "snapshots".into()));
                 out.push((CONTROL, FileType::Directory, ".control".into()));
+                out.push((VMS, FileType::Directory, "vms".into()));
+            }
+            VMS => {
+                let listing = self.service.lock().running_vm_listing()?;
+                let mut inodes = self.inodes.lock();
+                for (shown, reference) in listing {
+                    let ino = inodes.assign(Object::VmDir(reference));
+                    out.push((ino, FileType::Directory, shown));
+                }
             }
             DISKS | SNAPSHOTS => {
                 let kind = Self::kind_of_dir(ino).unwrap_or(Kind::Disk);
@@ -182,6 +225,18 @@ impl StoreFs {
                 }
             }
             _ => match self.object_of(ino) {
+                Some(Object::VmDir(vm)) => {
+                    let disks = self
+                        .service
+                        .lock()
+                        .running_vm_disks(&vm)?
+                        .unwrap_or_default();
+                    let mut inodes = self.inodes.lock();
+                    for (slot, disk) in disks {
+                        let ino = inodes.assign(Object::Volume(Kind::Disk, disk));
+                        out.push((ino, FileType::RegularFile, slot));
+                    }
+                }
                 Some(Object::Control(node)) => {
                     let children = node.children(&self.service.lock())?;
                     let mut inodes = self.inodes.lock();

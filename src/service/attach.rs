@@ -18,8 +18,7 @@ use crate::ids::{KeyUrl, Kind};
 use crate::log;
 use crate::volume::Volume;
 
-/// The SKU whose VMs the cloud does not stop when a key is revoked.
-const ULTRA_SKU: &str = "UltraSSD_LRS";
+use super::vms::ULTRA_SKU;
 
 /// The id the cloud would show in `managedBy`: the mount plays the VM.
 pub const MANAGED_BY_VM: &str = "ssefs-mount";
@@ -179,6 +178,8 @@ impl Service {
             .iter()
             .map(|(k, e)| (k.clone(), e.volume.clone()))
             .collect();
+        // Running VMs first: the platform stops those whose keys became unusable.
+        self.enforce_vm_keys();
         for ((kind, name), volume) in open {
             let rec = match self.load_volume(kind, &name) {
                 Ok(rec) => rec,
@@ -221,24 +222,79 @@ impl Service {
         }
     }
 
-    /// `managedBy` of a resource: set while the mount has it open.
-    pub(super) fn managed_by(&self, rec: &VolumeRecord) -> Option<String> {
+    /// How many handles the mount has open on a volume (by reference).
+    pub(super) fn open_handles(&self, kind: Kind, reference: &str) -> usize {
+        self.open.handles(kind, reference)
+    }
+
+    /// Who holds a resource: the VM whose record names it (`Attached`, or `Reserved` while
+    /// that VM is deallocated), else the mount while a file is open (`Attached`).
+    pub(super) fn attachment(&self, rec: &VolumeRecord) -> Option<views::Attachment> {
+        if let Some(vm) = self.holder_of(rec) {
+            let state = if self.power_of(&vm) == "deallocated" {
+                "Reserved"
+            } else {
+                "Attached"
+            };
+            return Some(views::Attachment {
+                managed_by: super::vm_views::vm_id(&vm),
+                disk_state: state,
+            });
+        }
         (self.open.handles(rec.kind.resource_kind(), &rec.reference()) > 0).then(|| {
-            format!(
-                "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Compute/virtualMachines/{MANAGED_BY_VM}",
-                rec.subscription_id, rec.resource_group
-            )
+            views::Attachment {
+                managed_by: format!(
+                    "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Compute/virtualMachines/{MANAGED_BY_VM}",
+                    rec.subscription_id, rec.resource_group
+                ),
+                disk_state: "Attached",
+            }
         })
     }
 
-    /// Refuses an operation on an attached resource.
+    /// Refuses an operation on an attached resource (held by a VM, or open in the mount).
     pub(super) fn refuse_if_attached(&self, rec: &VolumeRecord, what: &str) -> Result<()> {
-        match self.managed_by(rec) {
-            Some(vm) => Err(Error::Busy(format!(
-                "{} is attached (open in the mount, managed by {vm}): {what} is not allowed until it is closed",
-                views::volume_id(rec)
-            ))),
-            None => Ok(()),
+        if let Some(vm) = self.holder_of(rec) {
+            return Err(Error::Busy(format!(
+                "{} is attached to virtual machine {}: {what} is not allowed until it is detached (vm disk detach) or the VM is deleted",
+                views::volume_id(rec),
+                super::vm_views::vm_id(&vm)
+            )));
         }
+        self.refuse_if_open(rec, what)
+    }
+
+    /// Refuses an operation on a resource that is in use: open in the mount, or a disk of a
+    /// running VM (a stopped or deallocated VM's disk may change its encryption, as
+    /// documented).
+    pub(super) fn refuse_if_in_use(&self, rec: &VolumeRecord, what: &str) -> Result<()> {
+        if let Some(vm) = self.holder_of(rec)
+            && matches!(self.power_of(&vm), "running" | "stopping")
+        {
+            return Err(Error::Busy(format!(
+                "{} is attached to the running virtual machine {}: {what} is allowed only while the disk is not attached to a running VM; stop or deallocate it first",
+                views::volume_id(rec),
+                super::vm_views::vm_id(&vm)
+            )));
+        }
+        self.refuse_if_open(rec, what)
+    }
+
+    fn refuse_if_open(&self, rec: &VolumeRecord, what: &str) -> Result<()> {
+        if self
+            .open
+            .handles(rec.kind.resource_kind(), &rec.reference())
+            > 0
+        {
+            return Err(Error::Busy(format!(
+                "{} is attached (open in the mount, managed by {}): {what} is not allowed until it is closed",
+                views::volume_id(rec),
+                format_args!(
+                    "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Compute/virtualMachines/{MANAGED_BY_VM}",
+                    rec.subscription_id, rec.resource_group
+                )
+            )));
+        }
+        Ok(())
     }
 }

@@ -8,7 +8,9 @@
 //! - `account.rs`, `keyvault.rs`: account and vault management, on behalf of the signed-in user;
 //! - `des.rs`: disk encryption sets; `rotation.rs`: re-wrapping DEKs, resumable after a crash;
 //! - `volumes.rs`: disks and snapshots; `dek.rs`: wrapping and unwrapping a resource's DEK;
-//! - `views.rs`: the JSON each resource shows.
+//! - `views.rs`: the JSON each resource shows;
+//! - `vms.rs`, `vm_power.rs`, `vm_disks.rs`, `vm_views.rs`, `vmss.rs`: virtual machines and
+//!   scale sets, run by the mount daemon's supervisor (`vmhost.rs`).
 
 mod account;
 mod attach;
@@ -25,6 +27,12 @@ mod pending;
 mod roles;
 mod rotation;
 mod views;
+mod vm_disks;
+mod vm_power;
+mod vm_views;
+pub mod vmhost;
+mod vms;
+mod vmss;
 mod volumes;
 
 use std::path::Path;
@@ -40,6 +48,14 @@ pub use groups::{GroupArgs, parse_tags};
 pub use keyvault::{ImportedPem, KeyArgs, VaultArgs};
 pub use pending::{disk_update_shared, volume_create_shared};
 pub use roles::{AssignmentArgs, AssignmentFilter};
+pub use vm_disks::DiskAttachArgs;
+pub use vm_power::{
+    vm_boot_log, vm_delete_shared, vm_power_off_all_shared, vm_restart_shared, vm_stop_shared,
+};
+pub use vms::{VmArgs, vm_create_shared};
+pub use vmss::{
+    ScaleSetArgs, vmss_create_shared, vmss_delete_shared, vmss_power_shared, vmss_scale_shared,
+};
 pub use volumes::{VolumeArgs, VolumeUpdate};
 
 /// The service over one open store.
@@ -54,6 +70,8 @@ pub struct Service {
     /// Groups the running command created on first use, with their warnings: removed again
     /// if the command fails, so that a refused command changes nothing.
     auto_groups: parking_lot::Mutex<Vec<(crate::format::GroupRecord, String)>>,
+    /// The mount daemon's VM supervisor (none in a CLI process).
+    vm_host: parking_lot::Mutex<Option<vmhost::SharedVmHost>>,
 }
 
 impl Service {
@@ -75,6 +93,7 @@ impl Service {
             reserved: pending::Reservations::default(),
             warnings: parking_lot::Mutex::new(Vec::new()),
             auto_groups: parking_lot::Mutex::new(Vec::new()),
+            vm_host: parking_lot::Mutex::new(None),
         };
         if let Err(e) = service.upgrade_groups() {
             crate::log::warn(&format!(

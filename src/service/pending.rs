@@ -283,7 +283,7 @@ impl Service {
         }
         self.save_volume(&rec)?;
         self.commit_rekey(&mut rec, Some(&job.fresh))?;
-        Ok(views::volume(&rec, self.managed_by(&rec).as_deref()))
+        Ok(views::volume(&rec, self.attachment(&rec).as_ref()))
     }
 
     /// The steps after `copied: true`: put `data.rekey` in place (unless a crash after the

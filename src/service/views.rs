@@ -211,8 +211,18 @@ pub fn sku_tier(sku: &str) -> &'static str {
     }
 }
 
-/// `disk show` / `snapshot show`. `managed_by` is the attaching process, if any.
-pub fn volume(rec: &VolumeRecord, managed_by: Option<&str>) -> Value {
+/// Who holds a disk, as `disk show` reports it.
+#[derive(Debug, Clone)]
+pub struct Attachment {
+    /// The VM's id (a VM, or the mount playing one).
+    pub managed_by: String,
+    /// `Attached`, or `Reserved` while the VM is deallocated.
+    pub disk_state: &'static str,
+}
+
+/// `disk show` / `snapshot show`, with who holds it, if anyone.
+pub fn volume(rec: &VolumeRecord, attachment: Option<&Attachment>) -> Value {
+    let managed_by = attachment.map(|a| a.managed_by.as_str());
     let mut out = json!({
         "creationData": {
             "createOption": rec.create_option,
@@ -220,7 +230,7 @@ pub fn volume(rec: &VolumeRecord, managed_by: Option<&str>) -> Value {
         },
         "diskSizeBytes": rec.size_bytes,
         "diskSizeGB": rec.size_bytes / GIB,
-        "diskState": if managed_by.is_some() { "Attached" } else { "Unattached" },
+        "diskState": attachment.map_or("Unattached", |a| a.disk_state),
         "encryption": {
             "diskEncryptionSetId": rec.disk_encryption_set_id,
             "type": rec.encryption_type.as_str(),

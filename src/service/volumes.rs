@@ -75,6 +75,11 @@ fn volume_kind(kind: Kind) -> VolumeKind {
     }
 }
 
+/// A disk SKU in az's spelling (`premium_lrs` → `Premium_LRS`), or a refusal listing them.
+pub(super) fn canonical_disk_sku(sku: &str) -> Result<String> {
+    canonical_sku(sku, DISK_SKUS)
+}
+
 fn canonical_sku(sku: &str, allowed: &[&str]) -> Result<String> {
     allowed
         .iter()
@@ -628,7 +633,7 @@ impl Service {
     /// `disk show` / `snapshot show`.
     pub fn volume_show(&self, kind: Kind, name_or_id: &str, group: Option<&str>) -> Result<Value> {
         let rec = self.load_volume_by_ref(kind, name_or_id, group)?;
-        Ok(views::volume(&rec, self.managed_by(&rec).as_deref()))
+        Ok(views::volume(&rec, self.attachment(&rec).as_ref()))
     }
 
     /// `disk list` / `snapshot list`.
@@ -643,7 +648,7 @@ impl Service {
                 .filter(|r| {
                     group_matches(group, &r.resource_group) && &r.subscription_id == subscription
                 })
-                .map(|r| views::volume(r, self.managed_by(r).as_deref()))
+                .map(|r| views::volume(r, self.attachment(r).as_ref()))
                 .collect(),
         ))
     }
@@ -740,12 +745,12 @@ impl Service {
             }
         };
         if grow_to.is_some() {
-            self.refuse_if_attached(&rec, "resizing")?;
+            self.refuse_if_in_use(&rec, "resizing")?;
         }
         let switch = match &switch_to {
             None => None,
             Some(des) => {
-                self.refuse_if_attached(&rec, "changing its encryption")?;
+                self.refuse_if_in_use(&rec, "changing its encryption")?;
                 let id = views::volume_id(&rec);
                 let old = self.unwrap_dek(&rec)?;
                 Some(if self.dek_shared(&rec)? {
@@ -792,7 +797,7 @@ impl Service {
         self.save_volume(&rec)?;
         Ok(UpdatePlan::Done(views::volume(
             &rec,
-            self.managed_by(&rec).as_deref(),
+            self.attachment(&rec).as_ref(),
         )))
     }
 
