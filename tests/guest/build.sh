@@ -2,13 +2,22 @@
 # Builds a tiny bootable guest from the distribution's packages: prints the kernel's path and
 # writes OUT/initramfs.cpio.gz, which holds busybox, the kernel modules a guest needs to use
 # an ext4 virtio disk and FUSE (with their dependencies, from modules.dep), the ssefs binary
-# given with its shared libraries, and tests/guest/init as /init (it runs tests/guest/guest.sh
-# with the step named on the kernel command line).
+# if one is given (with its shared libraries), and an /init script.
+#
+#   [GUEST_INIT=FILE] build.sh OUT [SSEFS_BIN]
+#
+# /init is GUEST_INIT when set, else tests/guest/init (which runs tests/guest/guest.sh, also
+# copied, with the step named on the kernel command line: the guest of 95-power-loss.sh).
+# tests/guest/vm-init is the guest of the VM tests: it needs no ssefs binary.
 # Needs: linux-image-amd64, busybox-static, gzip.
 set -euo pipefail
+[ $# -ge 1 ] && [ $# -le 2 ] || { echo "usage: [GUEST_INIT=FILE] $0 OUT [SSEFS_BIN]" >&2; exit 2; }
 out=$1
-ssefs_bin=$2
+ssefs_bin=${2:-}
 here=$(cd "$(dirname "$0")" && pwd)
+init=${GUEST_INIT:-$here/init}
+[ -f "$init" ] || { echo "no init script $init" >&2; exit 1; }
+[ -z "$ssefs_bin" ] || [ -x "$ssefs_bin" ] || { echo "$ssefs_bin is not an executable" >&2; exit 1; }
 kernel=$(ls /boot/vmlinuz-* 2>/dev/null | sort -V | tail -1)
 [ -n "$kernel" ] || { echo "no kernel in /boot (install linux-image-amd64)" >&2; exit 1; }
 kver=${kernel#/boot/vmlinuz-}
@@ -25,9 +34,12 @@ root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
 mkdir -p "$root"/{bin,dev,proc,sys,data,mnt,tmp,lib/modules,lib64,lib/x86_64-linux-gnu}
 cp "$busybox" "$root/bin/busybox"
-cp "$here/init" "$root/init"
-cp "$here/guest.sh" "$root/guest.sh"
-chmod 755 "$root/init" "$root/guest.sh"
+cp "$init" "$root/init"
+chmod 755 "$root/init"
+if [ -z "${GUEST_INIT:-}" ]; then
+  cp "$here/guest.sh" "$root/guest.sh"
+  chmod 755 "$root/guest.sh"
+fi
 
 # Modules in load order: each one's dependencies (modules.dep lists them) before it.
 want=(virtio_pci virtio_blk ext4 crc32c_generic fuse)
@@ -54,12 +66,14 @@ for path in "${order[@]}"; do
   echo "$name" >>"$root/lib/modules/load-order"
 done
 
-# ssefs and the libraries it links.
-cp "$ssefs_bin" "$root/bin/ssefs"
-for lib in $(ldd "$ssefs_bin" | grep -o '/[^ ]*'); do
-  mkdir -p "$root$(dirname "$lib")"
-  cp -L "$lib" "$root$lib"
-done
+# ssefs and the libraries it links, when given.
+if [ -n "$ssefs_bin" ]; then
+  cp "$ssefs_bin" "$root/bin/ssefs"
+  for lib in $(ldd "$ssefs_bin" | grep -o '/[^ ]*'); do
+    mkdir -p "$root$(dirname "$lib")"
+    cp -L "$lib" "$root$lib"
+  done
+fi
 
 (cd "$root" && find . | "$busybox" cpio -o -H newc 2>/dev/null | gzip -1) >"$out/initramfs.cpio.gz"
 echo "$kernel"
