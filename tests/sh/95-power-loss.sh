@@ -38,7 +38,8 @@ kill_guest() { # SIGKILL: the power cut; then wait (bounded) until the process i
   fi
   QEMU_PID=
 }
-trap 'rc=$?; kill_guest; (exit $rc); cleanup' EXIT
+# set +e: errexit holds inside a trap too, and `(exit $rc)` would end it before cleanup.
+trap 'rc=$?; set +e; kill_guest; (exit $rc); cleanup' EXIT
 
 ACCEL=tcg
 boot() { # boot STEP LOG: start the guest in the background
