@@ -58,7 +58,7 @@ ssefs config set mount-point "$MNT" -o none
 # (with a bound) and fall back, which costs a probe per start. TCG boots this guest in ~10 s.
 ssefs config set vm.accel tcg -o none
 ssefs config set vm.stop-timeout 10 -o none
-assert_eq "$(ssefs config get mount-point)" "$MNT" "mount-point"
+assert_eq "$(ssefs config get mount-point -o tsv)" "$MNT" "mount-point"
 
 case_ "a vault, a key, a set with access to it"
 ssefs group create -n rg -l eastus -o none
