@@ -227,8 +227,9 @@ pub enum VmDiskCmd {
     Attach {
         #[arg(long)]
         vm_name: String,
+        /// The VM's group (optional when its name is unique, as in the documented line).
         #[arg(short = 'g', long)]
-        resource_group: String,
+        resource_group: Option<String>,
         #[arg(short = 'n', long = "name", required_unless_present = "ids")]
         disk: Option<String>,
         #[arg(long, conflicts_with = "disk")]
@@ -251,7 +252,7 @@ pub enum VmDiskCmd {
         #[arg(long)]
         vm_name: String,
         #[arg(short = 'g', long)]
-        resource_group: String,
+        resource_group: Option<String>,
         #[arg(short = 'n', long)]
         name: String,
     },
@@ -401,7 +402,7 @@ impl VmCmd {
                 name,
             }) => shared
                 .lock()
-                .vm_disk_detach(&vm_name, &resource_group, &name),
+                .vm_disk_detach(&vm_name, resource_group.as_deref(), &name),
             VmCmd::Encryption(VmEncryptionCmd::Enable { target, .. }) => shared
                 .lock()
                 .vm_encryption_enable(target.name(), target.group()),

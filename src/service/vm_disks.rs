@@ -16,7 +16,8 @@ use crate::ids::Kind;
 #[derive(Debug, Clone, Default)]
 pub struct DiskAttachArgs {
     pub vm_name: String,
-    pub resource_group: String,
+    /// The VM's group; when absent, the VM's name must be unique.
+    pub resource_group: Option<String>,
     /// `--name` or `--ids`: the disk (with `--new`, the name of the disk to create).
     pub disk: String,
     pub lun: Option<u32>,
@@ -30,7 +31,7 @@ pub struct DiskAttachArgs {
 impl Service {
     /// `vm disk attach`: an existing disk, or a new one (`--new --size-gb`), at a free LUN.
     pub fn vm_disk_attach(&self, args: &DiskAttachArgs) -> Result<Value> {
-        let mut vm = self.load_vm_by_ref(&args.vm_name, Some(&args.resource_group))?;
+        let mut vm = self.load_vm_by_ref(&args.vm_name, args.resource_group.as_deref())?;
         let lun = match args.lun {
             Some(l) if vm.data_disks.iter().any(|d| d.lun == l) => {
                 return Err(Error::invalid(format!(
@@ -121,8 +122,8 @@ impl Service {
     }
 
     /// `vm disk detach -n DISK`: the disk stays, unattached.
-    pub fn vm_disk_detach(&self, vm_name: &str, group: &str, disk: &str) -> Result<Value> {
-        let mut vm = self.load_vm_by_ref(vm_name, Some(group))?;
+    pub fn vm_disk_detach(&self, vm_name: &str, group: Option<&str>, disk: &str) -> Result<Value> {
+        let mut vm = self.load_vm_by_ref(vm_name, group)?;
         let before = vm.data_disks.len();
         vm.data_disks.retain(|d| {
             let name = d.disk_id.rsplit('/').next().unwrap_or_default();
