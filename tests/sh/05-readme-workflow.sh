@@ -51,4 +51,28 @@ out=$(SSEFS_STRICT=1 SSEFS_STORE="$SSEFS_STORE" bash -c "set -euo pipefail; shop
 [ ! -s "$WORK/err" ] || fail "the groups block printed on stderr: $(cat "$WORK/err")"
 echo "$out" | grep -q "/resourceGroups/rg2/providers/Microsoft.Compute/disks/data$" || fail "no rg2 disk id: $out"
 assert_eq "$(echo "$out" | tail -n 1)" 2 "subscriptions listed"
+case_ "the README's VM block, after the workflow in the same shell, runs as documented"
+python3 - "$ROOT/README.md" >"$WORK/vms.sh" <<'PY'
+import sys
+s = open(sys.argv[1]).read()
+i = s.index("## VMs and scale sets on the encrypted disks")
+j = s.index("```sh", i) + len("```sh\n")
+k = s.index("```", j)
+print(s[j:k])
+PY
+grep -q "az vm create" "$WORK/vms.sh" || fail "VM block not found in README.md"
+# VMs run a script instead of qemu here (tests/sh/68 boots a real guest).
+printf '#!/bin/sh\necho $$ > %s/runner.pid\ntrap "exit 0" TERM\nwhile :; do sleep 0.1; done\n' "$WORK" >"$WORK/runner.sh"
+chmod +x "$WORK/runner.sh"
+STORE2=$WORK/store2
+"$SSEFS" --store "$STORE2" config set mount-point "$MNT" -o none
+"$SSEFS" --store "$STORE2" config set vm.runner "$WORK/runner.sh {name}" -o none
+out=$(SSEFS_STRICT=1 SSEFS_STORE="$STORE2" bash -c "set -euo pipefail; shopt -s expand_aliases; alias az='$SSEFS'; source '$WORK/workflow.sh' >/dev/null; source '$WORK/vms.sh'" 2>"$WORK/err") ||
+  fail "the VM block failed: $(cat "$WORK/err")"
+echo "$out" | grep -qx "VM running" || fail "no 'VM running' in: $out"
+for slot in lun0 lun1 lun2 os; do
+  echo "$out" | grep -qx "$slot" || fail "vms/myvm lacks $slot: $out"
+done
+echo "$out" | grep -q '"PowerState/running"' || fail "no instance view: $out"
+"$SSEFS" unmount "$MNT"
 echo "ok"
