@@ -909,3 +909,76 @@ fn a_vm_command_mounts_the_store_and_unmount_powers_vms_off() {
     assert!(!VmEnv::alive(pid), "unmount powered the VM off first");
     assert_eq!(v.power("auto"), "VM stopped");
 }
+
+#[test]
+fn group_delete_takes_stopped_vms_and_scale_sets_with_it() {
+    let v = VmEnv::new();
+    let env = &v.env;
+    env.ok(&[
+        "group",
+        "create",
+        "-n",
+        "rgvm",
+        "-l",
+        "westcentralus",
+        "-o",
+        "none",
+    ]);
+    env.ok(&[
+        "vm",
+        "create",
+        "-g",
+        "rgvm",
+        "-n",
+        "doomed",
+        "--image",
+        "Debian11",
+        "--data-disk-sizes-gb",
+        "1",
+        "-o",
+        "none",
+    ]);
+    env.ok(&[
+        "vmss",
+        "create",
+        "-g",
+        "rgvm",
+        "-n",
+        "ss",
+        "--image",
+        "Debian11",
+        "--instance-count",
+        "1",
+        "-o",
+        "none",
+    ]);
+    env.fails(
+        &["group", "delete", "-n", "rgvm", "--yes"],
+        1,
+        "stop or deallocate it first",
+    );
+    assert_eq!(
+        env.ok(&[
+            "vm",
+            "show",
+            "-g",
+            "rgvm",
+            "-n",
+            "doomed",
+            "-d",
+            "--query",
+            "powerState",
+            "-o",
+            "tsv"
+        ]),
+        "VM running",
+        "a refused group delete changed nothing"
+    );
+    env.ok(&["vm", "stop", "-g", "rgvm", "-n", "doomed"]);
+    env.ok(&["vmss", "deallocate", "-g", "rgvm", "-n", "ss"]);
+    env.ok(&["group", "delete", "-n", "rgvm", "--yes"]);
+    assert_eq!(env.ok(&["group", "exists", "-n", "rgvm"]), "false");
+    assert_eq!(env.ok(&["vm", "list", "--query", "length(@)"]), "0");
+    assert_eq!(env.ok(&["vmss", "list", "--query", "length(@)"]), "0");
+    assert_eq!(env.ok(&["disk", "list", "--query", "length(@)"]), "0");
+}

@@ -280,7 +280,7 @@ impl Service {
         self.refuse_if_open(rec, what)
     }
 
-    fn refuse_if_open(&self, rec: &VolumeRecord, what: &str) -> Result<()> {
+    pub(super) fn refuse_if_open(&self, rec: &VolumeRecord, what: &str) -> Result<()> {
         if self
             .open
             .handles(rec.kind.resource_kind(), &rec.reference())

@@ -146,11 +146,37 @@ impl Service {
         let in_group = |g: &str, sub: &str| {
             g.eq_ignore_ascii_case(&group.name) && sub.eq_ignore_ascii_case(&group.subscription_id)
         };
+        // VMs and scale sets of the group go with it, once stopped; a VM elsewhere that holds
+        // one of the group's disks keeps the group alive.
+        let all_vms = self.all_vms()?;
+        let vms: Vec<_> = all_vms
+            .iter()
+            .filter(|vm| in_group(&vm.resource_group, &vm.subscription_id))
+            .cloned()
+            .collect();
+        for vm in &vms {
+            if matches!(self.power_of(vm), "running" | "stopping") {
+                return Err(Error::Busy(format!(
+                    "resource group '{}' cannot be deleted while its virtual machine '{}' runs: stop or deallocate it first",
+                    group.name, vm.name
+                )));
+            }
+        }
+        let vm_disks: Vec<String> = vms
+            .iter()
+            .flat_map(|vm| std::iter::once(&vm.os_disk).chain(&vm.data_disks))
+            .map(|d| d.disk_id.to_ascii_lowercase())
+            .collect();
         let mut volumes = Vec::new();
         for kind in [Kind::Image, Kind::Snapshot, Kind::Disk] {
             for rec in self.all_volumes(kind)? {
                 if in_group(&rec.resource_group, &rec.subscription_id) {
-                    self.refuse_if_attached(&rec, "deleting its resource group")?;
+                    if vm_disks.contains(&views::volume_id(&rec).to_ascii_lowercase()) {
+                        // Held by a VM of the group, which is deleted first.
+                        self.refuse_if_open(&rec, "deleting its resource group")?;
+                    } else {
+                        self.refuse_if_attached(&rec, "deleting its resource group")?;
+                    }
                     if matches!(rec.pending, Some(PendingChange::Rekey { .. })) {
                         return Err(Error::Busy(format!(
                             "{} is being re-encrypted: delete the group when that has finished",
@@ -186,6 +212,10 @@ impl Service {
             .filter(|v| v.deleted.is_none() && in_group(&v.resource_group, &v.subscription_id))
             .collect();
 
+        for vm in &vms {
+            self.remove_vm_record(vm)?;
+        }
+        self.delete_scale_sets_of(&group.name)?;
         for rec in &volumes {
             self.volume_delete(rec.kind.resource_kind(), &rec.reference(), None)?;
         }

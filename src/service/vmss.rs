@@ -108,6 +108,18 @@ impl Service {
         fsio::sync_dir(&self.scale_sets_dir())
     }
 
+    /// Removes the scale-set records of a group (its instances' records are removed by the
+    /// caller, `group delete`).
+    pub(super) fn delete_scale_sets_of(&self, group: &str) -> Result<()> {
+        for entry in fsio::list_entries(&self.scale_sets_dir())? {
+            let rec = Self::load_scale_set_at(&self.scale_sets_dir().join(&entry))?;
+            if rec.resource_group.eq_ignore_ascii_case(group) {
+                self.remove_scale_set_record(&rec)?;
+            }
+        }
+        Ok(())
+    }
+
     /// The instances of a scale set, by instance id.
     fn instances_of(&self, set: &ScaleSetRecord) -> Result<Vec<crate::format::VmRecord>> {
         let mut out: Vec<_> = self
