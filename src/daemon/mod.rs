@@ -34,6 +34,8 @@ use crate::service::Service;
 /// `fuse.ssefs` type, so the source is what identifies our mounts and their store).
 const SOURCE_PREFIX: &str = "ssefs:";
 const SUBTYPE: &str = "ssefs";
+/// How long `ssefs unmount` retries a busy stale mount (see [`umount_stale_patiently`]).
+const STALE_PATIENCE: Duration = Duration::from_secs(5);
 /// How long `ssefs unmount` waits for the daemon to flush and exit.
 const EXIT_PATIENCE: Duration = Duration::from_secs(60);
 
@@ -441,6 +443,24 @@ fn umount(mountpoint: &Path, flags: libc::c_int) -> std::io::Result<()> {
     }
 }
 
+/// Unmounts; when the daemon is gone (a stale mount after a `kill -9`), EBUSY is retried for
+/// a few seconds: the VM runners the dead daemon took with it may still be closing their files.
+fn umount_stale_patiently(mountpoint: &Path, store: &Path) -> std::io::Result<()> {
+    let started = Instant::now();
+    loop {
+        match umount(mountpoint, 0) {
+            Err(e)
+                if e.raw_os_error() == Some(libc::EBUSY)
+                    && started.elapsed() < STALE_PATIENCE
+                    && !remote::daemon_running(store).unwrap_or(true) =>
+            {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            other => return other,
+        }
+    }
+}
+
 /// `ssefs unmount`: unmounts (also a stale mount left by a killed daemon) and waits until the
 /// daemon has flushed and exited, so that the store can be mounted again at once.
 pub fn unmount(mountpoint: &Path) -> Result<()> {
@@ -455,7 +475,7 @@ pub fn unmount(mountpoint: &Path) -> Result<()> {
     if remote::daemon_running(&store)? {
         remote::power_off_vms(&store)?;
     }
-    match umount(&mountpoint, 0) {
+    match umount_stale_patiently(&mountpoint, &store) {
         Ok(()) => {}
         Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
             return Err(Error::Busy(format!(

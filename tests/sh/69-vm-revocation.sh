@@ -24,10 +24,13 @@ os=\$2
 shift 2
 target=\${1:-\$os}
 trap 'exit 0' TERM
+# Like qemu, a runner opens its disk once and keeps it: an Ultra disk keeps working through
+# the open file while its key is unusable (a new open would be refused).
+exec 3<>"\$target"
 echo \$\$ >"$WORK/\$name.pid"
 echo \$\$ >>"$WORK/runners.pids"
 while :; do
-  if dd if="$WORK/block" of="\$target" bs=4096 count=1 conv=notrunc,fsync 2>/dev/null; then
+  if dd if="$WORK/block" bs=4096 count=1 conv=fsync 2>/dev/null >&3; then
     echo ok >>"$WORK/\$name.writes"
   else
     echo fail >>"$WORK/\$name.writes"
