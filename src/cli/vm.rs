@@ -315,32 +315,40 @@ impl VmCmd {
                 no_wait: _,
                 boot,
                 ignored: _,
-            } => vm_create_shared(
-                shared,
-                &VmArgs {
-                    name,
-                    resource_group,
-                    location,
-                    image,
-                    size,
-                    admin_username,
-                    os_disk_encryption_set,
-                    os_disk_size_gb,
-                    os_disk_caching,
-                    os_disk_delete_option,
-                    storage_sku,
-                    data_disk_sizes_gb,
-                    data_disk_encryption_sets,
-                    data_disk_caching,
-                    data_disk_delete_option,
-                    attach_data_disks,
-                    ultra_ssd_enabled: ultra_ssd_enabled.unwrap_or(false),
-                    boot: boot.boot(),
-                    scale_set: None,
-                    start: true,
-                },
-                cwd,
-            ),
+            } => {
+                if boot.boot_kernel.is_some() || boot.boot_initrd.is_some() {
+                    crate::daemon::remote::caller_may_name_files("--boot-kernel/--boot-initrd")?;
+                }
+                if image.contains('/') && !image.starts_with("/subscriptions/") {
+                    crate::daemon::remote::caller_may_name_files("--image FILE")?;
+                }
+                vm_create_shared(
+                    shared,
+                    &VmArgs {
+                        name,
+                        resource_group,
+                        location,
+                        image,
+                        size,
+                        admin_username,
+                        os_disk_encryption_set,
+                        os_disk_size_gb,
+                        os_disk_caching,
+                        os_disk_delete_option,
+                        storage_sku,
+                        data_disk_sizes_gb,
+                        data_disk_encryption_sets,
+                        data_disk_caching,
+                        data_disk_delete_option,
+                        attach_data_disks,
+                        ultra_ssd_enabled: ultra_ssd_enabled.unwrap_or(false),
+                        boot: boot.boot(),
+                        scale_set: None,
+                        start: true,
+                    },
+                    cwd,
+                )
+            }
             VmCmd::Show {
                 target,
                 show_details,
@@ -546,25 +554,30 @@ impl VmssCmd {
                 data_disk_encryption_sets,
                 boot,
                 ..
-            } => service::vmss_create_shared(
-                shared,
-                &ScaleSetArgs {
-                    name,
-                    resource_group,
-                    location,
-                    image,
-                    instance_count,
-                    vm_sku,
-                    upgrade_policy_mode,
-                    admin_username,
-                    os_disk_encryption_set,
-                    os_disk_size_gb,
-                    storage_sku,
-                    data_disk_sizes_gb,
-                    data_disk_encryption_sets,
-                    boot: boot.boot(),
-                },
-            ),
+            } => {
+                if boot.boot_kernel.is_some() || boot.boot_initrd.is_some() {
+                    crate::daemon::remote::caller_may_name_files("--boot-kernel/--boot-initrd")?;
+                }
+                service::vmss_create_shared(
+                    shared,
+                    &ScaleSetArgs {
+                        name,
+                        resource_group,
+                        location,
+                        image,
+                        instance_count,
+                        vm_sku,
+                        upgrade_policy_mode,
+                        admin_username,
+                        os_disk_encryption_set,
+                        os_disk_size_gb,
+                        storage_sku,
+                        data_disk_sizes_gb,
+                        data_disk_encryption_sets,
+                        boot: boot.boot(),
+                    },
+                )
+            }
             VmssCmd::Show { target } => shared.lock().vmss_show(target.name(), target.group()),
             VmssCmd::List { resource_group } => shared.lock().vmss_list(resource_group.as_deref()),
             VmssCmd::ListInstances { target } => shared

@@ -68,6 +68,26 @@ pub struct Request {
     pub strict: bool,
 }
 
+/// The uid of the caller of the forwarded command being run (from `SO_PEERCRED`, never from
+/// the request), or -1 outside the daemon.
+static FORWARDED_CALLER: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(-1);
+
+/// Whether the running command may name files for the daemon to open (a VM's image, kernel,
+/// initrd): only when its caller is root or the daemon's own user. A root daemon must not read
+/// a file for a caller who could not read it (the store's owner is admitted to the socket).
+pub fn caller_may_name_files(what: &str) -> Result<()> {
+    let caller = FORWARDED_CALLER.load(Ordering::Relaxed);
+    // SAFETY: geteuid cannot fail.
+    let me = i64::from(unsafe { libc::geteuid() });
+    if caller < 0 || caller == 0 || caller == me {
+        Ok(())
+    } else {
+        Err(Error::AccessDenied(format!(
+            "{what}: the mount daemon runs as uid {me} and opens files only for its own user or root, not for uid {caller}; run the daemon as uid {caller} (ssefs mount) to name files"
+        )))
+    }
+}
+
 /// Files named by a command's arguments (`--pem-file`), read by the caller: path as given on
 /// the command line → contents. Contents may be secret (a private key): wiped on drop, and
 /// never shown by `Debug`.
@@ -364,7 +384,7 @@ fn answer(
             )
         }
         (Ok(_), Err(e)) => refusal(1, format!("(IOError) reading the request: {e}")),
-        (Ok(_), Ok(_)) => run_request(&stream, body, commands, service, handler),
+        (Ok(uid), Ok(_)) => run_request(&stream, body, uid, commands, service, handler),
     };
     match serde_json::to_vec(&reply) {
         Ok(bytes) => {
@@ -379,6 +399,7 @@ fn answer(
 fn run_request(
     stream: &UnixStream,
     body: Zeroizing<Vec<u8>>,
+    caller: u32,
     commands: &Mutex<()>,
     service: &Mutex<Service>,
     handler: &Handler,
@@ -395,7 +416,9 @@ fn run_request(
     }
     let ignored_clock = !test_clock && request.now.is_some();
     let alive = heartbeat(stream);
+    FORWARDED_CALLER.store(i64::from(caller), Ordering::Relaxed);
     let mut reply = handler(service, request);
+    FORWARDED_CALLER.store(-1, Ordering::Relaxed);
     alive.stop();
     // Key changes take effect on open disks at once.
     service.lock().refresh_open_volumes();

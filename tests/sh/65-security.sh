@@ -147,6 +147,29 @@ echo true >"$C/keyvaults/kv-sec/keys/k1/enabled"
 echo "$out" | grep -q "still readable" && fail "the mapping still read plaintext after revocation: $out"
 [ "$rc" -ne 0 ] || fail "the mapping survived revocation"
 
+case_ "a root daemon serving another user's store opens no file that user names (a VM's kernel)"
+NSTORE=$WORK/nobody-store
+NMNT=$WORK/nobody-mnt
+mkdir -p "$NMNT"
+chmod 711 "$WORK"
+install -d -o 65534 -g 65534 -m 700 "$NSTORE"
+"${NOBODY[@]}" "$SSEFS" --store "$NSTORE" group create -n rg -l eastus -o none
+echo "root's secret" >"$WORK/root-only"
+chmod 600 "$WORK/root-only"
+"$SSEFS" --store "$NSTORE" mount "$NMNT"
+# The daemon's socket and lock are root's (0600): open them up, as case 8 does, to reach the
+# daemon's own check.
+chmod 666 "$NSTORE/daemon.sock" "$NSTORE/daemon.lock"
+set +e
+out=$("${NOBODY[@]}" "$SSEFS" --store "$NSTORE" vm create -g rg -n v --image Debian11 --boot-kernel "$WORK/root-only" 2>&1)
+rc=$?
+set -e
+"$SSEFS" unmount "$NMNT"
+chmod 700 "$WORK"
+[ "$rc" -ne 0 ] || fail "the root daemon accepted a kernel named by uid 65534"
+echo "$out" | grep -q "(Forbidden).*opens files only for its own user or root" || fail "$out"
+[ "$("$SSEFS" --store "$NSTORE" vm list --query 'length(@)')" = 0 ] || fail "a VM was created"
+
 case_ "a forwarded command without --debug leaves the daemon's --debug on"
 unmount_store
 mount_store --debug
