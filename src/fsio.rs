@@ -97,7 +97,7 @@ pub fn create_new_private(path: &Path) -> Result<File> {
 /// Copies `src` to a new file `dst` without reading holes: a reflink when the filesystem can
 /// share extents (btrfs, xfs), else `copy_file_range` over the data extents only, so that a copy
 /// of a mostly empty disk is small and quick. `dst` ends with `src`'s length and is fsynced.
-pub fn sparse_copy(src: &Path, dst: &Path) -> Result<()> {
+pub fn sparse_copy(src: &Path, dst: &Path, what: &str) -> Result<()> {
     let input = File::open(src).ctx(|| format!("open {}", src.display()))?;
     let output = create_new_private(dst)?;
     let len = input
@@ -107,7 +107,8 @@ pub fn sparse_copy(src: &Path, dst: &Path) -> Result<()> {
     // SAFETY: FICLONE takes the source descriptor as its argument; both fds are open.
     let cloned = unsafe { libc::ioctl(output.as_raw_fd(), libc::FICLONE, input.as_raw_fd()) } == 0;
     if !cloned {
-        copy_data_extents(&input, &output, len)
+        let mut progress = crate::progress::Progress::new(what, len);
+        copy_data_extents(&input, &output, len, &mut progress)
             .ctx(|| format!("copy {} to {}", src.display(), dst.display()))?;
     }
     output
@@ -117,7 +118,12 @@ pub fn sparse_copy(src: &Path, dst: &Path) -> Result<()> {
 }
 
 /// Walks the data extents of `input` with SEEK_DATA/SEEK_HOLE and copies each one.
-fn copy_data_extents(input: &File, output: &File, len: u64) -> std::io::Result<()> {
+fn copy_data_extents(
+    input: &File,
+    output: &File,
+    len: u64,
+    progress: &mut crate::progress::Progress,
+) -> std::io::Result<()> {
     let fd_in = input.as_raw_fd();
     let fd_out = output.as_raw_fd();
     let mut pos: i64 = 0;
@@ -139,7 +145,8 @@ fn copy_data_extents(input: &File, output: &File, len: u64) -> std::io::Result<(
         let mut off_in = data;
         let mut off_out = data;
         while off_in < hole {
-            let want = (hole - off_in) as usize;
+            // At most 64 MiB a call, so that progress moves.
+            let want = ((hole - off_in) as usize).min(64 << 20);
             // SAFETY: offsets are valid pointers to locals; descriptors are open.
             let n =
                 unsafe { libc::copy_file_range(fd_in, &mut off_in, fd_out, &mut off_out, want, 0) };
@@ -149,6 +156,7 @@ fn copy_data_extents(input: &File, output: &File, len: u64) -> std::io::Result<(
             if n == 0 {
                 break;
             }
+            progress.update(off_in as u64);
         }
         pos = hole;
     }
@@ -330,7 +338,7 @@ mod tests {
         f.write_all_at(&[7u8; 4096], 32 << 20).unwrap();
         drop(f);
         let dst = dir.path().join("dst");
-        sparse_copy(&src, &dst).unwrap();
+        sparse_copy(&src, &dst, "copying").unwrap();
         assert_eq!(fs::read(&src).unwrap(), fs::read(&dst).unwrap());
         use std::os::unix::fs::MetadataExt;
         let blocks = fs::metadata(&dst).unwrap().blocks();

@@ -28,6 +28,7 @@ pub mod fs;
 pub mod fsio;
 pub mod ids;
 pub mod log;
+pub mod progress;
 pub mod rbac;
 pub mod service;
 pub mod store;

@@ -94,6 +94,7 @@ pub fn reencrypt_file(
     len: u64,
     old: &DataKey,
     new: &DataKey,
+    what: &str,
 ) -> Result<()> {
     let input = File::open(src).ctx(|| format!("open {}", src.display()))?;
     let output = crate::fsio::create_new_private(dst)?;
@@ -105,6 +106,7 @@ pub fn reencrypt_file(
         .len()
         .min(len);
     let mut buf = zeroize::Zeroizing::new(vec![0u8; REENCRYPT_CHUNK]);
+    let mut progress = crate::progress::Progress::new(what, src_len);
     let mut pos = 0u64;
     while pos < src_len {
         let Some((data, hole)) =
@@ -121,6 +123,7 @@ pub fn reencrypt_file(
             reencrypt_chunk(&from, &to, at / SECTOR, chunk, &output)
                 .ctx(|| format!("write {}", dst.display()))?;
             at += n as u64;
+            progress.update(at);
         }
         pos = end.max(hole);
     }

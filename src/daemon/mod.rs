@@ -318,6 +318,8 @@ fn run(args: &MountArgs, handler: Arc<remote::Handler>, ready: &mut Option<File>
         )));
     }
 
+    // Copies run here for other processes' commands: no progress lines in the log.
+    crate::progress::disable();
     let service = Arc::new(Mutex::new(Service::open(&store)?));
     // VMs run under this daemon: its supervisor first clears runners a killed daemon left.
     let vm_host = vms::DaemonVmHost::start(&store, &mountpoint, Arc::downgrade(&service))?;

@@ -83,10 +83,19 @@ impl CreatePlan {
             fsio::create_private_dir(&self.tmp)?;
             let data = self.tmp.join("data");
             match (&self.source_data, &self.source_dek) {
-                (Some(src), Some(src_dek)) => {
-                    volume::reencrypt_file(src, &data, self.rec.size_bytes, src_dek, &self.dek)?
-                }
-                (Some(src), None) => fsio::sparse_copy(src, &data)?,
+                (Some(src), Some(src_dek)) => volume::reencrypt_file(
+                    src,
+                    &data,
+                    self.rec.size_bytes,
+                    src_dek,
+                    &self.dek,
+                    &format!("re-encrypting {} '{}'", self.kind.label(), self.rec.name),
+                )?,
+                (Some(src), None) => fsio::sparse_copy(
+                    src,
+                    &data,
+                    &format!("copying {} '{}'", self.kind.label(), self.rec.name),
+                )?,
                 (None, _) => drop(fsio::create_new_private(&data)?),
             }
             let f = fs::OpenOptions::new()
@@ -154,7 +163,14 @@ impl RekeyJob {
             "disk '{}': re-encrypting its data under a fresh data key",
             self.reference
         ));
-        volume::reencrypt_file(&self.data, &self.staged, self.size, &self.old, &self.fresh)
+        volume::reencrypt_file(
+            &self.data,
+            &self.staged,
+            self.size,
+            &self.old,
+            &self.fresh,
+            &format!("re-encrypting disk '{}'", self.reference),
+        )
     }
 }
 
