@@ -15,6 +15,8 @@
 //!   `i * 4096` of the data file.
 //! - **tweak**: the sector index, 128-bit little-endian, that makes equal plaintexts in
 //!   different sectors encrypt differently (dm-crypt's `plain64`).
+//! - **runner**: the process that runs a VM over the plaintext disk files of the mount (qemu,
+//!   or the `vm.runner` template), started and reaped by [`vm`].
 
 pub mod cli;
 pub mod clock;

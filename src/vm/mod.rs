@@ -1,10 +1,12 @@
-//! Running VMs: launching and supervising their runner processes (qemu by default, or a
-//! configured command), asking them to power off, and cleaning up after a daemon that died.
+//! Virtual machines over the mounted disks: launching and supervising the process that runs
+//! each VM (its "runner", qemu unless `vm.runner` names another), asking it to power off
+//! through QMP, and choosing between KVM and emulation.
 //!
-//! - `runner.rs`: the runner's command line and the [`runner::Supervisor`];
-//! - `qmp.rs`: the few QMP commands the default qemu runner needs (power off);
-//! - `accel.rs`: KVM when it really boots a guest here, else TCG.
+//! A runner only ever sees plaintext disk files of the mount; it never touches the store.
 
 pub mod accel;
 pub mod qmp;
 pub mod runner;
+
+pub use accel::Accel;
+pub use runner::{Boot, ExitHook, ExitInfo, RunnerSpec, Supervisor, command_line, kill_leftovers};
