@@ -322,8 +322,17 @@ fn run(args: &MountArgs, handler: Arc<remote::Handler>, ready: &mut Option<File>
     crate::progress::disable();
     let service = Arc::new(Mutex::new(Service::open(&store)?));
     // VMs run under this daemon: its supervisor first clears runners a killed daemon left.
-    let vm_host = vms::DaemonVmHost::start(&store, &mountpoint, Arc::downgrade(&service))?;
-    service.lock().set_vm_host(vm_host.clone());
+    // Disks are served even if VMs cannot run (VM commands then say why).
+    let vm_host = match vms::DaemonVmHost::start(&store, &mountpoint, Arc::downgrade(&service)) {
+        Ok(host) => {
+            service.lock().set_vm_host(host.clone());
+            Some(host)
+        }
+        Err(e) => {
+            log::warn(&format!("VMs cannot run under this mount: {e}"));
+            None
+        }
+    };
     fsio::write_json(
         &store.join("daemon.json"),
         &json!({ "pid": std::process::id(), "mountpoint": mountpoint, "started": crate::clock::now_rfc3339() }),
@@ -391,7 +400,9 @@ fn run(args: &MountArgs, handler: Arc<remote::Handler>, ready: &mut Option<File>
     let served = session.run();
     // Unmounted: no VM may outlive its daemon (a lazily detached mount could still have
     // one); then flush what is still open, tidy up, and leave (the locks go with us).
-    vm_host.stop_all(service.lock().store().config().vm_stop_timeout());
+    if let Some(host) = &vm_host {
+        host.stop_all(service.lock().store().config().vm_stop_timeout());
+    }
     for volume in service.lock().open_volumes() {
         if let Err(e) = volume.sync() {
             log::warn(&format!("flush on unmount: {e}"));

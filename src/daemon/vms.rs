@@ -24,23 +24,36 @@ pub struct DaemonVmHost {
     runtime: PathBuf,
 }
 
-/// `/run/ssefs/HASH` for root, else `$XDG_RUNTIME_DIR/ssefs/HASH` or `/tmp/ssefs-UID/HASH`:
-/// private (0700, ours, not a symbolic link), one per store.
+/// `/run/ssefs/HASH` for root, else `$XDG_RUNTIME_DIR/ssefs/HASH`; `/tmp/ssefs-UID/HASH` when
+/// those cannot be made (a minimal system without /run). Private: 0700, ours, not a symbolic
+/// link. One per store.
 pub fn runtime_dir(store: &Path) -> Result<PathBuf> {
     // SAFETY: getuid cannot fail.
     let uid = unsafe { libc::getuid() };
-    let base = if uid == 0 {
-        PathBuf::from("/run/ssefs")
+    let preferred = if uid == 0 {
+        Some(PathBuf::from("/run/ssefs"))
     } else {
-        match std::env::var_os("XDG_RUNTIME_DIR") {
-            Some(d) if !d.is_empty() => PathBuf::from(d).join("ssefs"),
-            _ => PathBuf::from(format!("/tmp/ssefs-{uid}")),
-        }
+        std::env::var_os("XDG_RUNTIME_DIR")
+            .filter(|d| !d.is_empty())
+            .map(|d| PathBuf::from(d).join("ssefs"))
     };
     let digest = Sha256::digest(store.as_os_str().as_encoded_bytes());
     let hash: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
-    let dir = base.join(hash);
-    for d in [&base, &dir] {
+    let fallback = PathBuf::from(format!("/tmp/ssefs-{uid}"));
+    let mut last = None;
+    for base in preferred.into_iter().chain(std::iter::once(fallback)) {
+        let dir = base.join(&hash);
+        match private_dirs(&[&base, &dir], uid) {
+            Ok(()) => return Ok(dir),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| Error::invalid("no runtime directory for VMs")))
+}
+
+/// Makes each directory (0700) unless it exists, and checks it is ours and private.
+fn private_dirs(dirs: &[&Path], uid: u32) -> Result<()> {
+    for d in dirs {
         match std::fs::DirBuilder::new().mode(0o700).create(d) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
@@ -54,7 +67,7 @@ pub fn runtime_dir(store: &Path) -> Result<PathBuf> {
             )));
         }
     }
-    Ok(dir)
+    Ok(())
 }
 
 /// A file name for a VM key (`name@group`, lower case): letters, digits and `_ - . @` stay.
