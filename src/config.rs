@@ -84,7 +84,34 @@ const KNOWN: &[Known] = &[
         help: "qemu's accelerator: kvm, tcg, or auto (kvm when a probe guest boots with it in \
                5 s, else tcg)",
     },
+    Known {
+        name: HSM_MODULE,
+        value_type: ValueType::Path,
+        default: crate::hsm::DEFAULT_MODULE,
+        help: "the PKCS#11 library of the token that holds HSM-protected keys (SoftHSM2's by \
+               default)",
+    },
+    Known {
+        name: HSM_TOKEN,
+        value_type: ValueType::Text,
+        default: crate::hsm::DEFAULT_TOKEN,
+        help: "the label of the PKCS#11 token for HSM-protected keys",
+    },
+    Known {
+        name: HSM_PIN_FILE,
+        value_type: ValueType::Path,
+        default: "",
+        help: "a file whose first line is the token's user PIN, read when SSEFS_HSM_PIN is not \
+               set (a PIN is never taken from the command line)",
+    },
 ];
+
+/// `hsm.module`: the PKCS#11 library.
+pub const HSM_MODULE: &str = "hsm.module";
+/// `hsm.token`: the token's label.
+pub const HSM_TOKEN: &str = "hsm.token";
+/// `hsm.pin-file`: where the user PIN is, when `SSEFS_HSM_PIN` is not set.
+pub const HSM_PIN_FILE: &str = "hsm.pin-file";
 
 /// `mount-point`: where VM commands mount the store.
 pub const MOUNT_POINT: &str = "mount-point";
@@ -287,6 +314,26 @@ impl Config {
                 s.push(".mnt");
                 std::path::PathBuf::from(s)
             }
+        }
+    }
+
+    /// Where HSM-protected keys live.
+    pub fn hsm(&self) -> crate::hsm::TokenConfig {
+        let get = |name: &str, default: &str| {
+            self.settings
+                .get(name)
+                .filter(|v| !v.is_empty())
+                .cloned()
+                .unwrap_or_else(|| default.to_string())
+        };
+        crate::hsm::TokenConfig {
+            module: std::path::PathBuf::from(get(HSM_MODULE, crate::hsm::DEFAULT_MODULE)),
+            label: get(HSM_TOKEN, crate::hsm::DEFAULT_TOKEN),
+            pin_file: self
+                .settings
+                .get(HSM_PIN_FILE)
+                .filter(|v| !v.is_empty())
+                .map(std::path::PathBuf::from),
         }
     }
 

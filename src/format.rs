@@ -152,6 +152,9 @@ pub struct VaultRecord {
     /// records of the first release read unchanged).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub enable_rbac_authorization: bool,
+    /// `premium` for a vault that holds HSM-protected keys; absent means `standard`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sku: Option<String>,
 }
 
 /// One version of a key.
@@ -166,6 +169,10 @@ pub struct KeyVersionRecord {
     /// Public modulus and exponent, base64url (the JWK `n` and `e`).
     pub n: String,
     pub e: String,
+    /// For an HSM-protected key: the label of the PKCS#11 token that holds the private key
+    /// (object `CKA_ID` = the version id as bytes); there is then no PEM file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hsm: Option<String>,
 }
 
 /// `vaults/VAULT/keys/KEY/key.json`. Versions are in creation order; the last is the latest.

@@ -28,6 +28,7 @@ pub mod error;
 pub mod format;
 pub mod fs;
 pub mod fsio;
+pub mod hsm;
 pub mod ids;
 pub mod log;
 pub mod progress;

@@ -89,8 +89,8 @@ impl Store {
             root: root.to_path_buf(),
             _lock: lock,
             record,
+            vaults: Vaults::new(root.join("vaults")).with_hsm(config.hsm()),
             config,
-            vaults: Vaults::new(root.join("vaults")),
         })
     }
 

@@ -58,6 +58,7 @@ fn setup(s: &Service) -> String {
         retention_days: None,
         enable_purge_protection: true,
         enable_rbac_authorization: false,
+        sku: "standard".into(),
     })
     .unwrap();
     let key = s

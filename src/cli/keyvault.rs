@@ -36,6 +36,9 @@ pub enum KeyvaultCmd {
         /// policies; `set-policy` is then refused.
         #[arg(long, value_parser = parse_bool, num_args = 0..=1, default_missing_value = "true")]
         enable_rbac_authorization: Option<bool>,
+        /// standard (default) or premium (premium vaults also hold HSM-protected keys).
+        #[arg(long, default_value = "standard")]
+        sku: String,
     },
     /// Show a key vault.
     Show {
@@ -128,7 +131,7 @@ pub enum KeyCmd {
     Create {
         #[command(flatten)]
         key: KeyName,
-        /// software (hsm is not supported yet).
+        /// software, or hsm (in the PKCS#11 token of the hsm.* settings; premium vaults only).
         #[arg(long, default_value = "software")]
         protection: String,
         #[arg(long, default_value = "RSA")]
@@ -223,7 +226,9 @@ impl KeyvaultCmd {
                 enable_soft_delete,
                 retention_days,
                 enable_rbac_authorization,
+                sku,
             } => s.vault_create(&VaultArgs {
+                sku,
                 name,
                 resource_group,
                 location,

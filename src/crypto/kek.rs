@@ -8,7 +8,7 @@
 use rsa::pkcs1::DecodeRsaPrivateKey;
 use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, LineEnding};
 use rsa::sha2::Sha256;
-use rsa::traits::PublicKeyParts;
+use rsa::traits::{PrivateKeyParts, PublicKeyParts};
 use zeroize::{Zeroize, Zeroizing};
 
 use super::DataKey;
@@ -52,6 +52,31 @@ impl KeyPair {
             .map_err(|e| Error::Crypto(format!("PEM encoding failed: {e}")))
     }
 
+    /// The private components a PKCS#11 token needs to import the key (`n`, `e`, `d`, `p`, `q`,
+    /// `d mod p-1`, `d mod q-1`, `q^-1 mod p`), big-endian, in buffers wiped on drop.
+    pub fn private_components(&self) -> Result<PrivateComponents> {
+        let k = &self.0;
+        let be = |x: &rsa::BoxedUint| Zeroizing::new(x.to_be_bytes_trimmed_vartime().into_vec());
+        let primes = k.primes();
+        let (Some(dp), Some(dq), Some(qinv), [p, q]) =
+            (k.dp(), k.dq(), k.crt_coefficient(), primes)
+        else {
+            return Err(Error::Crypto(
+                "the key lacks its CRT components (two primes expected)".into(),
+            ));
+        };
+        Ok(PrivateComponents {
+            n: be(k.n()),
+            e: be(k.e()),
+            d: be(k.d()),
+            p: be(p),
+            q: be(q),
+            dp: be(dp),
+            dq: be(dq),
+            qinv: be(&qinv),
+        })
+    }
+
     /// The public half.
     pub fn public(&self) -> PublicKey {
         PublicKey(self.0.to_public_key())
@@ -75,7 +100,29 @@ impl KeyPair {
     }
 }
 
+/// An RSA private key's components, for import into a token only. No `Clone` or `Debug`.
+pub struct PrivateComponents {
+    pub n: Zeroizing<Vec<u8>>,
+    pub e: Zeroizing<Vec<u8>>,
+    pub d: Zeroizing<Vec<u8>>,
+    pub p: Zeroizing<Vec<u8>>,
+    pub q: Zeroizing<Vec<u8>>,
+    pub dp: Zeroizing<Vec<u8>>,
+    pub dq: Zeroizing<Vec<u8>>,
+    pub qinv: Zeroizing<Vec<u8>>,
+}
+
 impl PublicKey {
+    /// A public key from its big-endian modulus and exponent (as a key record keeps them, in
+    /// base64url): enough to wrap under a key whose private half never leaves a token.
+    pub fn from_components(n: &[u8], e: &[u8]) -> Result<Self> {
+        let n = rsa::BoxedUint::from_be_slice_vartime(n);
+        let e = rsa::BoxedUint::from_be_slice_vartime(e);
+        rsa::PublicKey::new(n, e)
+            .map(PublicKey)
+            .map_err(|e| Error::Crypto(format!("not a usable RSA public key: {e}")))
+    }
+
     /// Wraps a DEK with RSA-OAEP-SHA256.
     pub fn wrap_key(&self, key: &DataKey) -> Result<Vec<u8>> {
         self.0
@@ -102,6 +149,19 @@ impl PublicKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_public_key_rebuilt_from_its_components_wraps_for_the_private_key() {
+        let kek = KeyPair::generate(2048).unwrap();
+        let public =
+            PublicKey::from_components(&kek.public().modulus(), &kek.public().exponent()).unwrap();
+        let dek = DataKey::generate().unwrap();
+        let back = kek.unwrap_key(&public.wrap_key(&dek).unwrap()).unwrap();
+        assert_eq!(back.expose(), dek.expose());
+        let parts = kek.private_components().unwrap();
+        assert_eq!(&parts.n[..], &kek.public().modulus()[..]);
+        assert!(!parts.d.is_empty() && !parts.qinv.is_empty());
+    }
 
     #[test]
     fn wrap_unwrap_round_trip_and_wrong_key_is_detected() {

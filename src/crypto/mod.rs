@@ -11,5 +11,5 @@ mod kek;
 mod xts;
 
 pub use datakey::DataKey;
-pub use kek::{KeyPair, PublicKey};
+pub use kek::{KeyPair, PrivateComponents, PublicKey};
 pub use xts::{SECTOR_SIZE, SectorCipher};

@@ -120,6 +120,8 @@ pub fn check(root: &Path) -> Report {
     // Vaults and keys.
     let vaults_dir = root.join("vaults");
     let mut vaults: Vec<(VaultRecord, Vec<KeyRecord>)> = Vec::new();
+    // Opened at the first HSM-protected version, once.
+    let mut token: Option<crate::error::Result<crate::hsm::Token>> = None;
     for name in fsio::list_entries(&vaults_dir).unwrap_or_default() {
         let dir = vaults_dir.join(&name);
         let Some(vault) = load::<VaultRecord>(&dir.join("vault.json"), &mut r) else {
@@ -134,6 +136,10 @@ pub fn check(root: &Path) -> Report {
             };
             for v in &key.versions {
                 let pem_path = kdir.join(format!("{}.pem", v.id));
+                if v.hsm.is_some() {
+                    check_hsm_version(root, &kdir, &pem_path, v, &mut token, &mut r);
+                    continue;
+                }
                 let pem = std::fs::read_to_string(&pem_path).map(Zeroizing::new);
                 match pem.map(|p| KeyPair::from_pem(&p)) {
                     Err(e) => r.problem(&pem_path, format!("key version file cannot be read: {e}")),
@@ -352,5 +358,44 @@ fn check_volume_key(
                 r.problem(path, "its disk encryption set is missing");
             }
         }
+    }
+}
+
+/// An HSM-protected version: no private key file may exist, and the token must hold the
+/// private key as a sensitive, non-extractable object.
+fn check_hsm_version(
+    root: &Path,
+    kdir: &Path,
+    pem_path: &Path,
+    v: &crate::format::KeyVersionRecord,
+    token: &mut Option<crate::error::Result<crate::hsm::Token>>,
+    r: &mut Report,
+) {
+    if pem_path.exists() {
+        r.problem(
+            pem_path,
+            "an HSM-protected key version has a private key file on disk",
+        );
+    }
+    let record = kdir.join("key.json");
+    let opened = token.get_or_insert_with(|| {
+        crate::config::Config::load(root).and_then(|c| crate::hsm::Token::open(&c.hsm()))
+    });
+    match opened {
+        Err(e) => r.problem(
+            &record,
+            format!("version {}: the HSM token cannot be reached: {e}", v.id),
+        ),
+        Ok(t) => match t.is_protected(&crate::hsm::object_id(&v.id)) {
+            Ok(true) => {}
+            Ok(false) => r.problem(
+                &record,
+                format!(
+                    "version {}: the token's private key is extractable or not sensitive",
+                    v.id
+                ),
+            ),
+            Err(e) => r.problem(&record, format!("version {}: {e}", v.id)),
+        },
     }
 }

@@ -139,7 +139,7 @@ impl Service {
             None => key.versions.last(),
         }
         .ok_or_else(|| Error::not_found("key version", key_url))?;
-        if version.key_size != 2048 || key.kty != "RSA" {
+        if version.key_size != 2048 || !matches!(key.kty.as_str(), "RSA" | "RSA-HSM") {
             return Err(Error::not_allowed(format!(
                 "key '{}' is {} {}: only RSA keys of size 2048 can be used for disk encryption",
                 key.name, key.kty, version.key_size

@@ -20,6 +20,8 @@ pub struct VaultArgs {
     pub enable_purge_protection: bool,
     /// `--enable-rbac-authorization`: key access by role assignments.
     pub enable_rbac_authorization: bool,
+    /// `--sku`: standard or premium.
+    pub sku: String,
 }
 
 /// `keyvault key create` / `import` arguments.
@@ -73,6 +75,7 @@ impl Service {
             retention_days: args.retention_days.unwrap_or(90),
             enable_purge_protection: args.enable_purge_protection,
             enable_rbac_authorization: args.enable_rbac_authorization,
+            sku: args.sku.clone(),
         };
         if new.enable_purge_protection && !new.enable_soft_delete {
             return Err(Error::invalid(

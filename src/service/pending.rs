@@ -480,6 +480,7 @@ mod tests {
             retention_days: None,
             enable_purge_protection: true,
             enable_rbac_authorization: false,
+            sku: "standard".into(),
         })
         .unwrap();
         let key = s

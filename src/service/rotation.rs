@@ -77,11 +77,19 @@ impl Service {
                 .collect()
         });
         if !stuck.is_empty() {
+            // One line, whatever the number of resources: the first few, then a count.
+            const SHOWN: usize = 3;
+            let more = stuck.len().saturating_sub(SHOWN);
             return Err(Error::not_allowed(format!(
-                "rotation of disk encryption set '{}' to {} is unfinished: previousKeys keeps the old key until these resources are re-wrapped, which any later command retries: {}",
+                "rotation of disk encryption set '{}' to {} is unfinished: previousKeys keeps the old key until these resources are re-wrapped, which any later command retries: {}{}",
                 des.name,
                 des.active_key.key_url,
-                stuck.join("; ")
+                stuck[..stuck.len().min(SHOWN)].join("; "),
+                if more > 0 {
+                    format!("; and {more} more")
+                } else {
+                    String::new()
+                }
             )));
         }
         if !des.previous_keys.is_empty() {

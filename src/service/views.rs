@@ -59,7 +59,7 @@ pub fn vault(rec: &VaultRecord) -> Value {
             "enableRbacAuthorization": rec.enable_rbac_authorization,
             "enableSoftDelete": rec.enable_soft_delete,
             "provisioningState": "Succeeded",
-            "sku": { "family": "A", "name": "standard" },
+            "sku": { "family": "A", "name": rec.sku.as_deref().unwrap_or("standard") },
             "softDeleteRetentionInDays": rec.soft_delete_retention_in_days,
             "tenantId": rec.tenant_id,
             "vaultUri": format!("https://{}.{VAULT_DOMAIN}/", rec.name.to_ascii_lowercase()),

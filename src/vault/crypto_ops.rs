@@ -124,6 +124,16 @@ impl Vaults {
         })
     }
 
+    /// A version's public key, from its record.
+    pub(super) fn public_of(version: &KeyVersionRecord) -> Result<crate::crypto::PublicKey> {
+        use base64ct::{Base64UrlUnpadded, Encoding};
+        let decode = |s: &str| {
+            Base64UrlUnpadded::decode_vec(s)
+                .map_err(|_| Error::Crypto(format!("key version {}: bad public key", version.id)))
+        };
+        crate::crypto::PublicKey::from_components(&decode(&version.n)?, &decode(&version.e)?)
+    }
+
     pub(super) fn load_pair(&self, vault: &str, key: &str, version: &str) -> Result<KeyPair> {
         let path = self.key_dir(vault, key)?.join(format!("{version}.pem"));
         let pem = zeroize::Zeroizing::new(
@@ -141,8 +151,9 @@ impl Vaults {
         caller: &Caller,
     ) -> Result<(Vec<u8>, String)> {
         let (vrec, krec, version) = self.usable(url, caller, "wrapKey", "WrapKey")?;
-        let pair = self.load_pair(&vrec.name, &krec.name, &version.id)?;
-        let wrapped = pair.public().wrap_key(dek)?;
+        // Wrapping needs only the public key, which the record keeps (an HSM key's private
+        // half never leaves its token; a software key's PEM is not read for this).
+        let wrapped = Self::public_of(&version)?.wrap_key(dek)?;
         self.audit(
             &vrec.name,
             "WrapKey",
@@ -157,8 +168,16 @@ impl Vaults {
     /// "unwrapKey": unwraps a DEK wrapped by the key version `url` names.
     pub fn unwrap_key(&self, url: &KeyUrl, wrapped: &[u8], caller: &Caller) -> Result<DataKey> {
         let (vrec, krec, version) = self.usable(url, caller, "unwrapKey", "UnwrapKey")?;
-        let pair = self.load_pair(&vrec.name, &krec.name, &version.id)?;
-        match pair.unwrap_key(wrapped) {
+        let unwrapped = match &version.hsm {
+            // Inside the token: the private key never leaves it.
+            Some(_) => self
+                .token()
+                .and_then(|t| t.unwrap_key(&crate::hsm::object_id(&version.id), wrapped)),
+            None => self
+                .load_pair(&vrec.name, &krec.name, &version.id)
+                .and_then(|pair| pair.unwrap_key(wrapped)),
+        };
+        match unwrapped {
             Ok(dek) => {
                 self.audit(
                     &vrec.name,

@@ -10,11 +10,35 @@ use crate::format::{Deletion, KeyRecord, VaultRecord};
 use crate::fsio;
 
 impl Vaults {
+    /// Destroys the token objects of a key's HSM-protected versions (purge). Disabling or
+    /// soft-deleting a key never does: only a purge destroys key material.
+    fn destroy_hsm_versions(&self, rec: &KeyRecord) -> Result<()> {
+        if rec.versions.iter().all(|v| v.hsm.is_none()) {
+            return Ok(());
+        }
+        let token = self.token()?;
+        for v in rec.versions.iter().filter(|v| v.hsm.is_some()) {
+            token.destroy(&crate::hsm::object_id(&v.id))?;
+        }
+        Ok(())
+    }
+
+    /// [`Vaults::destroy_hsm_versions`] for every key of the vault at `dir`.
+    fn destroy_vault_hsm_keys(&self, dir: &std::path::Path) -> Result<()> {
+        let keys = dir.join("keys");
+        for entry in fsio::list_entries(&keys)? {
+            let rec = Self::load_key_at(&keys.join(entry))?;
+            self.destroy_hsm_versions(&rec)?;
+        }
+        Ok(())
+    }
+
     /// Soft-deletes a vault (or removes it when soft delete is off).
     pub fn delete_vault(&self, name: &str, caller: &Caller) -> Result<()> {
         let mut rec = self.vault(name)?;
         if !rec.enable_soft_delete {
             let dir = self.vault_dir(name)?;
+            self.destroy_vault_hsm_keys(&dir)?;
             fs::remove_dir_all(&dir).ctx(|| format!("remove {}", dir.display()))?;
             return fsio::sync_dir(&self.dir);
         }
@@ -49,6 +73,7 @@ impl Vaults {
             deleted,
             &format!("key vault '{}'", rec.name),
         )?;
+        self.destroy_vault_hsm_keys(&dir)?;
         fs::remove_dir_all(&dir).ctx(|| format!("remove {}", dir.display()))?;
         fsio::sync_dir(&self.dir)
     }
@@ -69,6 +94,7 @@ impl Vaults {
         let mut rec = self.key(vault, key)?;
         if !vrec.enable_soft_delete {
             let dir = self.key_dir(vault, key)?;
+            self.destroy_hsm_versions(&rec)?;
             fs::remove_dir_all(&dir).ctx(|| format!("remove {}", dir.display()))?;
         } else {
             rec.deleted = Some(deletion(vrec.soft_delete_retention_in_days));
@@ -135,6 +161,9 @@ impl Vaults {
             );
             return Err(e);
         }
+        // The token's objects go first: were the record removed first, a failure would leave
+        // private keys in the token that nothing names.
+        self.destroy_hsm_versions(&rec)?;
         fs::remove_dir_all(&dir).ctx(|| format!("remove {}", dir.display()))?;
         self.audit(
             &vrec.name,

@@ -11,6 +11,14 @@ use crate::format::{KeyRecord, KeyVersionRecord, RECORD_VERSION, VaultRecord};
 use crate::fsio;
 use crate::ids::{self, Kind};
 
+/// Where a new version's key material comes from.
+pub enum KeySource {
+    /// Generated (in software, or in the token for an HSM key) with this many bits.
+    Generate(usize),
+    /// Imported from a PEM file (into the token for an HSM key; the PEM is not kept then).
+    Import(Box<KeyPair>),
+}
+
 impl Vaults {
     /// Creates a key, or a new version of an existing one (as `az keyvault key create` does).
     /// `import` supplies the key material instead of generating it.
@@ -38,17 +46,22 @@ impl Vaults {
                 "--kty {kty} is not supported: ssefs vaults hold RSA keys only"
             )));
         }
-        if protection.eq_ignore_ascii_case("hsm") {
-            return Err(Error::invalid(
-                "--protection hsm is not supported yet: ssefs has no HSM-backed keys; use --protection software",
-            ));
-        }
-        if !protection.eq_ignore_ascii_case("software") {
+        let hsm = if protection.eq_ignore_ascii_case("hsm") {
+            if vrec.sku.as_deref() != Some("premium") {
+                return Err(Error::not_allowed(format!(
+                    "HSM-protected keys (kty RSA-HSM) need a Premium vault: key vault '{}' is Standard; create the vault with --sku premium",
+                    vrec.name
+                )));
+            }
+            true
+        } else if protection.eq_ignore_ascii_case("software") {
+            false
+        } else {
             return Err(Error::invalid(format!(
                 "--protection must be software or hsm, not '{protection}'"
             )));
-        }
-        let pair = match import {
+        };
+        let source = match import {
             Some(pair) => {
                 let bits = pair.public().bits();
                 if !KEY_SIZES.contains(&bits) {
@@ -56,7 +69,7 @@ impl Vaults {
                         "the imported key has {bits} bits; RSA keys of 2048, 3072 or 4096 bits are accepted"
                     )));
                 }
-                pair
+                KeySource::Import(Box::new(pair))
             }
             None => {
                 let bits = size.unwrap_or(2048);
@@ -65,10 +78,10 @@ impl Vaults {
                         "--size {bits} is not supported; use 2048, 3072 or 4096"
                     )));
                 }
-                KeyPair::generate(bits)?
+                KeySource::Generate(bits)
             }
         };
-        self.store_version(&vrec, key, pair, op, caller)
+        self.store_version(&vrec, key, source, Some(hsm), op, caller)
     }
 
     /// Adds a version (`keyvault key rotate`) of the latest version's size.
@@ -80,19 +93,23 @@ impl Vaults {
         self.store_version(
             &vrec,
             &rec.name,
-            KeyPair::generate(bits)?,
+            KeySource::Generate(bits),
+            None,
             "KeyRotate",
             caller,
         )
     }
 
-    /// Writes a new version's private key (0600) and then the key record that names it, so a
-    /// crash in between leaves only an unused file.
+    /// Makes a new version and then writes the key record that names it, so a crash in between
+    /// leaves only an unused private key: a 0600 PEM file for a software key, a token object
+    /// for an HSM key (`hsm`: `None` keeps the key's protection, `Some` must match an
+    /// existing key's).
     pub(super) fn store_version(
         &self,
         vrec: &VaultRecord,
         key: &str,
-        pair: KeyPair,
+        source: KeySource,
+        hsm: Option<bool>,
         op: &str,
         caller: &Caller,
     ) -> Result<KeyRecord> {
@@ -115,27 +132,54 @@ impl Vaults {
             None => KeyRecord {
                 version: RECORD_VERSION,
                 name: key.to_string(),
-                kty: "RSA".into(),
-                protection: "software".into(),
+                kty: if hsm == Some(true) { "RSA-HSM" } else { "RSA" }.into(),
+                protection: if hsm == Some(true) { "hsm" } else { "software" }.into(),
                 deleted: None,
                 versions: Vec::new(),
             },
         };
+        let in_token = rec.protection == "hsm";
+        if hsm.is_some_and(|h| h != in_token) {
+            return Err(Error::not_allowed(format!(
+                "key '{}' is {}-protected: its new versions keep that protection (use another key name for a {} key)",
+                rec.name,
+                rec.protection,
+                if in_token { "software" } else { "hsm" }
+            )));
+        }
         let dir = keys_dir.join(rec.name.to_ascii_lowercase());
         fsio::create_private_dir(&dir)?;
         let version = ids::new_version()?;
-        let public = pair.public();
-        let pem = pair.to_pem()?;
-        fsio::write_atomic(&dir.join(format!("{version}.pem")), pem.as_bytes(), 0o600)?;
+        let (n, e, token) = if in_token {
+            let token = self.token()?;
+            let id = crate::hsm::object_id(&version);
+            let label = format!("ssefs:{}/{}/{version}", vrec.name, rec.name);
+            let (n, e) = match source {
+                KeySource::Generate(bits) => token.generate_rsa(&id, &label, bits)?,
+                KeySource::Import(pair) => token.import_rsa(&id, &label, &pair)?,
+            };
+            (n, e, Some(token.label().to_string()))
+        } else {
+            let pair = match source {
+                KeySource::Generate(bits) => KeyPair::generate(bits)?,
+                KeySource::Import(pair) => *pair,
+            };
+            let pem = pair.to_pem()?;
+            fsio::write_atomic(&dir.join(format!("{version}.pem")), pem.as_bytes(), 0o600)?;
+            let public = pair.public();
+            (public.modulus(), public.exponent(), None)
+        };
+        let key_size = crate::crypto::PublicKey::from_components(&n, &e)?.bits();
         let now = clock::now_secs();
         rec.versions.push(KeyVersionRecord {
             id: version.clone(),
-            key_size: public.bits(),
+            key_size,
             enabled: true,
             created: now,
             updated: now,
-            n: Base64UrlUnpadded::encode_string(&public.modulus()),
-            e: Base64UrlUnpadded::encode_string(&public.exponent()),
+            n: Base64UrlUnpadded::encode_string(&n),
+            e: Base64UrlUnpadded::encode_string(&e),
+            hsm: token,
         });
         self.save_key(&vrec.name, &rec)?;
         if existing.is_none() {

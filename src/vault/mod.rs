@@ -70,6 +70,8 @@ pub struct NewVault {
     pub enable_purge_protection: bool,
     /// Key access by role assignments instead of access policies.
     pub enable_rbac_authorization: bool,
+    /// `standard` or `premium` (only premium vaults hold HSM-protected keys).
+    pub sku: String,
 }
 
 /// Facts about one key version that the disk service needs.
@@ -85,6 +87,8 @@ pub struct KeyInfo {
 /// The vaults of one store.
 pub struct Vaults {
     dir: PathBuf,
+    /// The PKCS#11 token of HSM-protected keys.
+    hsm: crate::hsm::TokenConfig,
     /// The store's role assignments, which decide key access in RBAC vaults.
     assignments: crate::rbac::Assignments,
 }
@@ -106,7 +110,26 @@ impl Vaults {
                 .map(|store| store.join("roleAssignments"))
                 .unwrap_or_else(|| dir.join("roleAssignments")),
         );
-        Vaults { dir, assignments }
+        Vaults {
+            dir,
+            assignments,
+            hsm: crate::hsm::TokenConfig {
+                module: PathBuf::from(crate::hsm::DEFAULT_MODULE),
+                label: crate::hsm::DEFAULT_TOKEN.into(),
+                pin_file: None,
+            },
+        }
+    }
+
+    /// Uses `token` for HSM-protected keys.
+    pub fn with_hsm(mut self, token: crate::hsm::TokenConfig) -> Self {
+        self.hsm = token;
+        self
+    }
+
+    /// A session on the token of HSM-protected keys.
+    pub(crate) fn token(&self) -> crate::error::Result<crate::hsm::Token> {
+        crate::hsm::Token::open(&self.hsm)
     }
 
     /// The store's role assignments.

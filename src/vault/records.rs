@@ -87,7 +87,18 @@ impl Vaults {
         }
         let dir = self.dir.join(new.name.to_ascii_lowercase());
         fsio::create_private_dir(&dir.join("keys"))?;
+        let sku = match new.sku.to_ascii_lowercase().as_str() {
+            "standard" => None,
+            "premium" => Some("premium".to_string()),
+            other => {
+                return Err(Error::invalid(format!(
+                    "--sku must be standard or premium, not '{}'",
+                    other.chars().take(20).collect::<String>()
+                )));
+            }
+        };
         let rec = VaultRecord {
+            sku,
             version: RECORD_VERSION,
             name: new.name.clone(),
             resource_group: new.resource_group.clone(),
