@@ -303,6 +303,39 @@ def control_plane(d):
     return res
 
 
+def unwrap_costs(d, disks=50):
+    """Per-disk cost of a rotation (one unwrap and one wrap) under a software key and under an
+    HSM key in a SoftHSM2 token made for the run."""
+    conf = os.path.join(d, "softhsm2.conf")
+    tokens = os.path.join(d, "tokens")
+    os.makedirs(tokens, exist_ok=True)
+    with open(conf, "w") as f:
+        f.write(f"directories.tokendir = {tokens}\n")
+    env = dict(os.environ, SSEFS_STORE=os.path.join(d, "hsm-store"), SOFTHSM2_CONF=conf,
+               SSEFS_HSM_PIN="4321")
+    sh("softhsm2-util --init-token --free --label bench --pin 4321 --so-pin 8765", env=env)
+    az = lambda a: sh(f"{SSEFS} {a}", env=env).stdout.strip()
+    az("config set hsm.token bench")
+    az("group create -n b -l eastus -o none")
+    az("keyvault create -n hkv -g b --sku premium --enable-purge-protection true -o none")
+    res = {}
+    for label, protection in (("software key", "software"), ("HSM key (SoftHSM2)", "hsm")):
+        az(f"keyvault key create --vault-name hkv -n {protection} --protection {protection} -o none")
+        url = az(f"keyvault key show --vault-name hkv -n {protection} --query key.kid -o tsv")
+        az(f"disk-encryption-set create -n des-{protection} -g b --key-url {url} -o none")
+        pid = az(f"disk-encryption-set show -n des-{protection} -g b --query identity.principalId -o tsv")
+        az(f"keyvault set-policy -n hkv --object-id {pid} --key-permissions get wrapkey unwrapkey -o none")
+        for i in range(disks):
+            az(f"disk create -n {protection}{i} -g b --disk-encryption-set des-{protection} --size-gb 1 -o none")
+        az(f"keyvault key rotate --vault-name hkv -n {protection} -o none")
+        new = az(f"keyvault key show --vault-name hkv -n {protection} --query key.kid -o tsv")
+        start = time.monotonic()
+        az(f"disk-encryption-set update -n des-{protection} -g b --key-url {new} -o none")
+        res[f"rotation, per disk (one unwrap and one wrap), {label} (ms)"] = \
+            (time.monotonic() - start) * 1000 / disks
+    return res
+
+
 def rss_with_100_open(ss, runtime):
     for i in range(100):
         ss.az(f"disk create -n rss{i} -g b --size-gb 1 -o none")
@@ -375,6 +408,7 @@ def main():
         results["ssefs RSS MiB (100 disks open, under load)"] = rss_with_100_open(ss, runtime)
         print("== control plane", flush=True)
         results["control"] = control_plane(work)
+        results["control"].update(unwrap_costs(work))
     finally:
         for t in targets:
             try:

@@ -12,6 +12,7 @@ cd "$(dirname "$0")/.."
 need=()
 command -v fio >/dev/null || need+=(fio)
 command -v gocryptfs >/dev/null || need+=(gocryptfs)
+command -v softhsm2-util >/dev/null || need+=(softhsm2)
 command -v qemu-storage-daemon >/dev/null || need+=(qemu-utils)
 command -v mkfs.ext4 >/dev/null || need+=(e2fsprogs)
 command -v openssl >/dev/null || need+=(openssl)

@@ -82,6 +82,13 @@ mount_store
 cmp <(head -c 1M "$MNT/disks/d1") "$WORK/data" || fail "no data with the token back"
 unmount_store
 
+case_ "key import --protection hsm puts the key in the token and keeps no PEM"
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$WORK/import.pem" 2>/dev/null
+ssefs keyvault key import --vault-name kvhsm -n imported --pem-file "$WORK/import.pem" --protection hsm -o none
+assert_eq "$(ssefs keyvault key show --vault-name kvhsm -n imported --query key.kty -o tsv)" RSA-HSM
+[ -z "$(find "$SSEFS_STORE/vaults" -name '*.pem')" ] || fail "an imported HSM key left a PEM in the vault"
+ssefs check >"$WORK/check" || fail "check: $(cat "$WORK/check")"
+
 case_ "a purge (after the retention period) destroys the token's objects"
 ssefs config set test-clock true -o none
 ssefs keyvault create -n kvgone -g rg -l eastus --sku premium --retention-days 7 --enable-purge-protection true -o none
