@@ -26,6 +26,7 @@ mod moves;
 mod pending;
 mod roles;
 mod rotation;
+mod scoped_records;
 mod views;
 mod vm_disks;
 mod vm_power;
@@ -165,6 +166,28 @@ pub fn normalise_location(location: &str) -> String {
         .collect::<String>()
         .to_ascii_lowercase()
 }
+
+/// `value` (default `default` when absent) in az's spelling when it is one of `words`,
+/// compared without case; else a refusal that names `what` and the words.
+fn one_of(value: Option<&str>, default: &str, words: &[&str], what: &str) -> Result<String> {
+    let Some(v) = value else {
+        return Ok(default.to_string());
+    };
+    words
+        .iter()
+        .find(|w| w.eq_ignore_ascii_case(v))
+        .map(|w| w.to_string())
+        .ok_or_else(|| {
+            crate::error::Error::invalid(format!(
+                "{what} '{}' is not one of {}",
+                v.chars().take(40).collect::<String>(),
+                words.join(", ")
+            ))
+        })
+}
+
+/// Disk caching modes az knows.
+const CACHING: &[&str] = &["None", "ReadOnly", "ReadWrite"];
 
 /// Compares an optional `-g` with a record's resource group.
 fn group_matches(wanted: Option<&str>, actual: &str) -> bool {

@@ -47,19 +47,7 @@ impl Service {
                 .find(|l| !vm.data_disks.iter().any(|d| d.lun == *l))
                 .ok_or_else(|| Error::invalid("every LUN (0-63) is used"))?,
         };
-        let caching = match args.caching.as_deref() {
-            None => "None".to_string(),
-            Some(c) => ["None", "ReadOnly", "ReadWrite"]
-                .iter()
-                .find(|x| x.eq_ignore_ascii_case(c))
-                .map(|x| x.to_string())
-                .ok_or_else(|| {
-                    Error::invalid(format!(
-                        "--caching '{}' is not None, ReadOnly or ReadWrite",
-                        c.chars().take(40).collect::<String>()
-                    ))
-                })?,
-        };
+        let caching = super::one_of(args.caching.as_deref(), "None", super::CACHING, "--caching")?;
         let (disk, create_option) = if args.new {
             if args.disk.starts_with('/') {
                 return Err(Error::invalid("--new takes a disk name, not an id"));

@@ -12,13 +12,14 @@ use std::path::{Path, PathBuf};
 use parking_lot::Mutex;
 use serde_json::Value;
 
-use super::{Service, VolumeArgs, entries, group_matches, normalise_location, vm_views};
+use super::{
+    Service, VolumeArgs, entries, group_matches, normalise_location, scoped_records, vm_views,
+};
 use crate::clock;
 use crate::error::{Error, Result};
 use crate::format::{
-    RECORD_VERSION, ScaleSetMember, Versioned, VmBoot, VmDisk, VmImage, VmRecord, VolumeRecord,
+    RECORD_VERSION, ScaleSetMember, VmBoot, VmDisk, VmImage, VmRecord, VolumeRecord,
 };
-use crate::fsio;
 use crate::ids::{self, Kind, ResourceId};
 
 /// The SKU of Ultra disks.
@@ -172,46 +173,13 @@ impl Service {
         self.store.dir("virtualMachines")
     }
 
-    fn load_vm_at(path: &Path) -> Result<VmRecord> {
-        let rec: VmRecord = fsio::read_json(path)?;
-        rec.check_version(path)?;
-        Ok(rec)
-    }
-
     fn locate_vm(&self, reference: &str) -> Result<(PathBuf, VmRecord)> {
-        let (name, group) = entries::split(Kind::VirtualMachine, reference)?;
-        entries::locate(
-            Kind::VirtualMachine,
-            &self.vms_dir(),
-            ".json",
-            &name,
-            group.as_deref(),
-            Self::load_vm_at,
-            |rec| rec.resource_group.as_str(),
-        )
+        scoped_records::locate(&self.vms_dir(), reference)
     }
 
     /// A VM by name (in `group` when given), reference or resource id.
     pub(super) fn load_vm_by_ref(&self, name_or_id: &str, group: Option<&str>) -> Result<VmRecord> {
-        if let Some(g) = group {
-            self.read_group(g)?;
-        }
-        let (reference, id) = entries::resolve(Kind::VirtualMachine, name_or_id, group)?;
-        let rec = self
-            .locate_vm(&reference)
-            .map_err(|e| match e {
-                Error::NotFound { .. } => Error::not_found("virtual machine", name_or_id),
-                e => e,
-            })?
-            .1;
-        let id_matches = id.is_none_or(|id| {
-            id.resource_group.eq_ignore_ascii_case(&rec.resource_group)
-                && id.subscription.eq_ignore_ascii_case(&rec.subscription_id)
-        });
-        if !id_matches || !group_matches(group, &rec.resource_group) {
-            return Err(Error::not_found("virtual machine", name_or_id));
-        }
-        Ok(rec)
+        scoped_records::load_by_ref(self, &self.vms_dir(), name_or_id, group)
     }
 
     /// A VM by its reference.
@@ -220,45 +188,17 @@ impl Service {
     }
 
     pub(super) fn save_vm(&self, rec: &VmRecord) -> Result<()> {
-        let dir = self.vms_dir();
-        let path = match self.locate_vm(&rec.reference()) {
-            Ok((path, _)) => path,
-            Err(Error::NotFound { .. }) => {
-                fsio::create_private_dir(&dir)?;
-                dir.join(entries::new_entry(
-                    &dir,
-                    &rec.name,
-                    &rec.resource_group,
-                    ".json",
-                )?)
-            }
-            Err(e) => return Err(e),
-        };
-        fsio::write_json(&path, rec, 0o600)
+        scoped_records::save(&self.vms_dir(), rec)
     }
 
     pub(super) fn remove_vm_record(&self, rec: &VmRecord) -> Result<()> {
-        let (path, _) = self.locate_vm(&rec.reference())?;
-        std::fs::remove_file(&path)
-            .map_err(|e| Error::io(format!("remove {}", path.display()), e))?;
-        fsio::sync_dir(&self.vms_dir())
+        scoped_records::remove(&self.vms_dir(), rec)
     }
 
     /// Every readable VM record (scale-set instances included); a damaged one is reported and
     /// skipped.
     pub(super) fn all_vms(&self) -> Result<Vec<VmRecord>> {
-        let dir = self.vms_dir();
-        let mut out = Vec::new();
-        for entry in fsio::list_entries(&dir)? {
-            if !entry.ends_with(".json") {
-                continue;
-            }
-            match Self::load_vm_at(&dir.join(&entry)) {
-                Ok(rec) => out.push(rec),
-                Err(e) => crate::log::warn(&format!("skipping virtual machine '{entry}': {e}")),
-            }
-        }
-        Ok(out)
+        scoped_records::all(&self.vms_dir())
     }
 
     /// Which VM holds each disk: lower-case disk id → the VM.
@@ -387,31 +327,16 @@ impl Service {
             ));
         }
         let tag = ids::new_version()?;
-        let delete_option = |o: &Option<String>, default: &str| -> Result<String> {
-            match o.as_deref() {
-                None => Ok(default.to_string()),
-                Some(v) if v.eq_ignore_ascii_case("delete") => Ok("Delete".into()),
-                Some(v) if v.eq_ignore_ascii_case("detach") => Ok("Detach".into()),
-                Some(v) => Err(Error::invalid(format!(
-                    "delete option '{}' is not Delete or Detach",
-                    v.chars().take(40).collect::<String>()
-                ))),
-            }
+        let delete_option = |o: &Option<String>, default: &str| {
+            super::one_of(
+                o.as_deref(),
+                default,
+                &["Delete", "Detach"],
+                "delete option",
+            )
         };
-        let caching = |o: &Option<String>, default: &str| -> Result<String> {
-            match o.as_deref() {
-                None => Ok(default.to_string()),
-                Some(v) => ["None", "ReadOnly", "ReadWrite"]
-                    .iter()
-                    .find(|c| c.eq_ignore_ascii_case(v))
-                    .map(|c| c.to_string())
-                    .ok_or_else(|| {
-                        Error::invalid(format!(
-                            "caching '{}' is not None, ReadOnly or ReadWrite",
-                            v.chars().take(40).collect::<String>()
-                        ))
-                    }),
-            }
+        let caching = |o: &Option<String>, default: &str| {
+            super::one_of(o.as_deref(), default, super::CACHING, "caching")
         };
         let disk_id =
             |name: &str| ResourceId::format(&group.subscription_id, &group.name, Kind::Disk, name);

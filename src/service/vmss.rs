@@ -2,17 +2,18 @@
 //! made from it. Each instance is a VM record that names its scale set (`NAME_ID`, instance
 //! id `ID`), with its own disks, encrypted as the template says, and runs like any VM.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use parking_lot::Mutex;
 use serde_json::Value;
 
 use super::vms::{VmArgs, vm_create_shared};
-use super::{Service, entries, group_matches, normalise_location, vm_power, vm_views};
+use super::{
+    Service, entries, group_matches, normalise_location, scoped_records, vm_power, vm_views,
+};
 use crate::clock;
 use crate::error::{Error, Result};
-use crate::format::{RECORD_VERSION, ScaleSetMember, ScaleSetRecord, Versioned, VmBoot};
-use crate::fsio;
+use crate::format::{RECORD_VERSION, ScaleSetMember, ScaleSetRecord, VmBoot};
 use crate::ids::{self, Kind};
 
 /// Largest scale set ssefs makes (each instance is a process with its disks).
@@ -42,23 +43,8 @@ impl Service {
         self.store.dir("virtualMachineScaleSets")
     }
 
-    fn load_scale_set_at(path: &Path) -> Result<ScaleSetRecord> {
-        let rec: ScaleSetRecord = fsio::read_json(path)?;
-        rec.check_version(path)?;
-        Ok(rec)
-    }
-
     fn locate_scale_set(&self, reference: &str) -> Result<(PathBuf, ScaleSetRecord)> {
-        let (name, group) = entries::split(Kind::ScaleSet, reference)?;
-        entries::locate(
-            Kind::ScaleSet,
-            &self.scale_sets_dir(),
-            ".json",
-            &name,
-            group.as_deref(),
-            Self::load_scale_set_at,
-            |rec| rec.resource_group.as_str(),
-        )
+        scoped_records::locate(&self.scale_sets_dir(), reference)
     }
 
     fn load_scale_set_by_ref(
@@ -66,53 +52,21 @@ impl Service {
         name_or_id: &str,
         group: Option<&str>,
     ) -> Result<ScaleSetRecord> {
-        if let Some(g) = group {
-            self.read_group(g)?;
-        }
-        let (reference, _) = entries::resolve(Kind::ScaleSet, name_or_id, group)?;
-        let rec = self
-            .locate_scale_set(&reference)
-            .map_err(|e| match e {
-                Error::NotFound { .. } => Error::not_found("virtual machine scale set", name_or_id),
-                e => e,
-            })?
-            .1;
-        if !group_matches(group, &rec.resource_group) {
-            return Err(Error::not_found("virtual machine scale set", name_or_id));
-        }
-        Ok(rec)
+        scoped_records::load_by_ref(self, &self.scale_sets_dir(), name_or_id, group)
     }
 
     fn save_scale_set(&self, rec: &ScaleSetRecord) -> Result<()> {
-        let dir = self.scale_sets_dir();
-        let path = match self.locate_scale_set(&rec.reference()) {
-            Ok((path, _)) => path,
-            Err(Error::NotFound { .. }) => {
-                fsio::create_private_dir(&dir)?;
-                dir.join(entries::new_entry(
-                    &dir,
-                    &rec.name,
-                    &rec.resource_group,
-                    ".json",
-                )?)
-            }
-            Err(e) => return Err(e),
-        };
-        fsio::write_json(&path, rec, 0o600)
+        scoped_records::save(&self.scale_sets_dir(), rec)
     }
 
     fn remove_scale_set_record(&self, rec: &ScaleSetRecord) -> Result<()> {
-        let (path, _) = self.locate_scale_set(&rec.reference())?;
-        std::fs::remove_file(&path)
-            .map_err(|e| Error::io(format!("remove {}", path.display()), e))?;
-        fsio::sync_dir(&self.scale_sets_dir())
+        scoped_records::remove(&self.scale_sets_dir(), rec)
     }
 
     /// Removes the scale-set records of a group (its instances' records are removed by the
     /// caller, `group delete`).
     pub(super) fn delete_scale_sets_of(&self, group: &str) -> Result<()> {
-        for entry in fsio::list_entries(&self.scale_sets_dir())? {
-            let rec = Self::load_scale_set_at(&self.scale_sets_dir().join(&entry))?;
+        for rec in scoped_records::all::<ScaleSetRecord>(&self.scale_sets_dir())? {
             if rec.resource_group.eq_ignore_ascii_case(group) {
                 self.remove_scale_set_record(&rec)?;
             }
@@ -162,19 +116,12 @@ impl Service {
                 "--instance-count {capacity} is more than ssefs runs ({MAX_CAPACITY})"
             )));
         }
-        let mode = match args.upgrade_policy_mode.as_deref() {
-            None => "Manual".to_string(),
-            Some(m) => ["Automatic", "Manual", "Rolling"]
-                .iter()
-                .find(|x| x.eq_ignore_ascii_case(m))
-                .map(|x| x.to_string())
-                .ok_or_else(|| {
-                    Error::invalid(format!(
-                        "upgrade policy '{}' is not Automatic, Manual or Rolling",
-                        m.chars().take(40).collect::<String>()
-                    ))
-                })?,
-        };
+        let mode = super::one_of(
+            args.upgrade_policy_mode.as_deref(),
+            "Manual",
+            &["Automatic", "Manual", "Rolling"],
+            "upgrade policy",
+        )?;
         let resolve_set = |d: &String| -> Result<String> {
             Ok(super::views::des_id(
                 &self.load_des_by_ref(d, Some(&args.resource_group))?,
@@ -320,20 +267,15 @@ impl Service {
             self.read_group(g)?;
         }
         let subscription = self.store.record().subscription_id.clone();
-        let mut out = Vec::new();
-        for entry in fsio::list_entries(&self.scale_sets_dir())? {
-            match Self::load_scale_set_at(&self.scale_sets_dir().join(&entry)) {
-                Ok(rec)
-                    if group_matches(group, &rec.resource_group)
-                        && rec.subscription_id == subscription =>
-                {
-                    out.push(vm_views::scale_set(&rec))
-                }
-                Ok(_) => {}
-                Err(e) => crate::log::warn(&format!("skipping scale set '{entry}': {e}")),
-            }
-        }
-        Ok(Value::Array(out))
+        Ok(Value::Array(
+            scoped_records::all::<ScaleSetRecord>(&self.scale_sets_dir())?
+                .iter()
+                .filter(|r| {
+                    group_matches(group, &r.resource_group) && r.subscription_id == subscription
+                })
+                .map(vm_views::scale_set)
+                .collect(),
+        ))
     }
 
     /// `vmss list-instances`.
