@@ -169,9 +169,12 @@ impl Store {
     /// settings' write as the commit point (see [`crate::vault_dir`]); what the move did is
     /// returned for the caller's warnings.
     pub fn save_config(&mut self, config: Config) -> Result<crate::vault_dir::Moved> {
-        let old = self.config.vault_dir(&self.root);
-        let new = config.vault_dir(&self.root);
-        let moved = crate::vault_dir::change(&self.root, &old, &new, || config.save(&self.root))?;
+        // Absolute, so that a relative --store compares rightly with the setting's path.
+        let root =
+            std::path::absolute(&self.root).ctx(|| format!("resolve {}", self.root.display()))?;
+        let old = self.config.vault_dir(&root);
+        let new = config.vault_dir(&root);
+        let moved = crate::vault_dir::change(&root, &old, &new, || config.save(&self.root))?;
         self.vaults = Vaults::new(new, self.root.join("roleAssignments"));
         self.config = config;
         Ok(moved)

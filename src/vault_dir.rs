@@ -120,7 +120,11 @@ fn check_target(store: &Path, old: &Path, new: &Path) -> Result<()> {
             new.display()
         )));
     };
-    let store_plain = plain(store).unwrap_or_else(|| store.to_path_buf());
+    // The store exists: its real path, so that a relative --store is compared rightly.
+    let store_plain = fs::canonicalize(store)
+        .ok()
+        .and_then(|p| plain(&p))
+        .unwrap_or_else(|| store.to_path_buf());
     let default = store_plain.join("vaults");
     if new_plain != default && new_plain.starts_with(&store_plain) {
         return Err(Error::invalid(format!(
