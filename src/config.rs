@@ -63,6 +63,15 @@ const KNOWN: &[Known] = &[
                the mount daemon supervises them); empty means STORE.mnt beside the store",
     },
     Known {
+        name: VAULT_DIR,
+        value_type: ValueType::Path,
+        default: "",
+        help: "the directory that holds the key vaults (records, private keys, audit logs) and \
+               the backup key, so that the store keeps only ciphertext and wrapped keys; empty \
+               means STORE/vaults. Setting it moves the vaults there (into a new or empty \
+               directory)",
+    },
+    Known {
         name: VM_RUNNER,
         value_type: ValueType::Text,
         default: "",
@@ -115,6 +124,9 @@ pub const HSM_PIN_FILE: &str = "hsm.pin-file";
 
 /// `mount-point`: where VM commands mount the store.
 pub const MOUNT_POINT: &str = "mount-point";
+
+/// `vault.dir`: where the vaults live (empty: `STORE/vaults`).
+pub const VAULT_DIR: &str = "vault.dir";
 
 /// `vm.runner`: the command template that runs a VM (empty: qemu).
 pub const VM_RUNNER: &str = "vm.runner";
@@ -284,6 +296,7 @@ impl Config {
                     let set = self.settings.get(k.name);
                     let value = match (k.name, set) {
                         (MOUNT_POINT, None) => self.mount_point(store).display().to_string(),
+                        (VAULT_DIR, None) => self.vault_dir(store).display().to_string(),
                         (_, Some(v)) => v.clone(),
                         (_, None) => k.default.to_string(),
                     };
@@ -335,6 +348,19 @@ impl Config {
                 .filter(|v| !v.is_empty())
                 .map(std::path::PathBuf::from),
         }
+    }
+
+    /// Where the vaults of `store` live: the setting, else `STORE/vaults`.
+    pub fn vault_dir(&self, store: &Path) -> std::path::PathBuf {
+        match self.settings.get(VAULT_DIR) {
+            Some(p) if !p.is_empty() => std::path::PathBuf::from(p),
+            _ => store.join("vaults"),
+        }
+    }
+
+    /// Whether the vaults live outside the store (the setting names another directory).
+    pub fn vaults_elsewhere(&self, store: &Path) -> bool {
+        self.vault_dir(store) != store.join("vaults")
     }
 
     /// The VM runner template, when one is set.
@@ -406,6 +432,14 @@ mod tests {
         assert!(c.set(MOUNT_POINT, "relative/dir").is_err());
         c.set(MOUNT_POINT, "/mnt/x").unwrap();
         assert_eq!(c.mount_point(Path::new("/s/store")), Path::new("/mnt/x"));
+        assert_eq!(
+            c.vault_dir(Path::new("/s/store")),
+            Path::new("/s/store/vaults")
+        );
+        assert!(c.set(VAULT_DIR, "keys").is_err());
+        c.set(VAULT_DIR, "/keys/v").unwrap();
+        assert_eq!(c.vault_dir(Path::new("/s/store")), Path::new("/keys/v"));
+        assert!(c.vaults_elsewhere(Path::new("/s/store")));
         assert!(c.set(VM_STOP_TIMEOUT, "0").is_err());
         assert!(c.set(VM_STOP_TIMEOUT, "soon").is_err());
         c.set(VM_STOP_TIMEOUT, "5").unwrap();

@@ -45,6 +45,15 @@ pub enum Error {
     #[error("The key '{key}' is deleted: {why}")]
     KeyDeleted { key: String, why: String },
 
+    /// The directory that holds the vaults (setting `vault.dir`) cannot be reached: no vault key
+    /// can be read until it is back. A KeyNotFound of its own, so that the message names the
+    /// directory rather than calling every key deleted.
+    #[error(
+        "The key vault directory '{}' cannot be reached ({why}): no vault key can be used until it is back (setting vault.dir)",
+        .dir.display()
+    )]
+    KeysUnreachable { dir: PathBuf, why: String },
+
     /// The caller lacks a vault permission.
     #[error("Access denied: {0}")]
     AccessDenied(String),
@@ -123,6 +132,7 @@ impl Error {
             Error::NotAllowed(_) => libc::EPERM,
             Error::KeyDisabled { .. } => libc::EKEYREVOKED,
             Error::KeyDeleted { .. } => libc::ENOKEY,
+            Error::KeysUnreachable { .. } => libc::ENOKEY,
             Error::AccessDenied(_) => libc::EACCES,
             Error::Busy(_) => libc::EBUSY,
             Error::Corrupt { .. } => libc::EIO,
@@ -143,6 +153,7 @@ impl Error {
             Error::NotAllowed(_) => "BadRequest",
             Error::KeyDisabled { .. } => "KeyDisabled",
             Error::KeyDeleted { .. } => "KeyNotFound",
+            Error::KeysUnreachable { .. } => "KeyNotFound",
             Error::AccessDenied(_) => "Forbidden",
             Error::Busy(_) => "OperationNotAllowed",
             Error::Corrupt { .. } => "CorruptStore",
@@ -163,6 +174,7 @@ impl Error {
             | Error::NotAllowed(_)
             | Error::KeyDisabled { .. }
             | Error::KeyDeleted { .. }
+            | Error::KeysUnreachable { .. }
             | Error::AccessDenied(_)
             | Error::Busy(_)
             | Error::Corrupt { .. }
@@ -202,6 +214,13 @@ mod tests {
         assert_eq!(disabled.errno(), libc::EKEYREVOKED);
         assert_eq!(deleted.errno(), libc::ENOKEY);
         assert_eq!(denied.errno(), libc::EACCES);
+        let unreachable = Error::KeysUnreachable {
+            dir: "/keys".into(),
+            why: "x".into(),
+        };
+        assert_eq!(unreachable.errno(), libc::ENOKEY);
+        assert_eq!(unreachable.code(), "KeyNotFound");
+        assert!(unreachable.to_string().contains("'/keys'"));
         assert_eq!(Error::not_found("disk", "d").exit_code(), 3);
         let io = Error::io("x", io::Error::from_raw_os_error(libc::ENOSPC));
         assert_eq!(io.errno(), libc::ENOSPC);

@@ -36,6 +36,7 @@ pub mod rbac;
 pub mod service;
 pub mod store;
 pub mod vault;
+pub mod vault_dir;
 pub mod vm;
 pub mod volume;
 

@@ -85,11 +85,19 @@ impl Store {
         };
         fsio::remove_temporaries(root)?;
         let config = Config::load(root)?;
+        let vault_dir = config.vault_dir(root);
+        if config.vaults_elsewhere(root) {
+            // A temporary there may hold a private key, as in the store; but an unreachable
+            // vault directory must not stop the store (platform-key disks keep working).
+            if let Err(e) = fsio::remove_temporaries(&vault_dir) {
+                crate::log::warn(&format!("vault directory {}: {e}", vault_dir.display()));
+            }
+        }
         Ok(Store {
             root: root.to_path_buf(),
             _lock: lock,
             record,
-            vaults: Vaults::new(root.join("vaults")).with_hsm(config.hsm()),
+            vaults: Vaults::new(vault_dir, root.join("roleAssignments")).with_hsm(config.hsm()),
             config,
         })
     }
@@ -157,11 +165,19 @@ impl Store {
         &self.config
     }
 
-    /// Replaces the store's settings.
-    pub fn save_config(&mut self, config: Config) -> Result<()> {
-        config.save(&self.root)?;
+    /// Replaces the store's settings. A new `vault.dir` moves the vaults there first, with the
+    /// settings' write as the commit point (see [`crate::vault_dir`]); what the move did is
+    /// returned for the caller's warnings.
+    pub fn save_config(&mut self, config: Config) -> Result<crate::vault_dir::Moved> {
+        // Absolute, so that a relative --store compares rightly with the setting's path.
+        let root =
+            std::path::absolute(&self.root).ctx(|| format!("resolve {}", self.root.display()))?;
+        let old = self.config.vault_dir(&root);
+        let new = config.vault_dir(&root);
+        let moved = crate::vault_dir::change(&root, &old, &new, || config.save(&self.root))?;
+        self.vaults = Vaults::new(new, self.root.join("roleAssignments"));
         self.config = config;
-        Ok(())
+        Ok(moved)
     }
 
     /// The key vaults.

@@ -6,7 +6,7 @@ use clap::{Args, Subcommand};
 use serde_json::Value;
 
 use super::parse_bool;
-use crate::daemon::remote::ClientFiles;
+use crate::daemon::remote::{ClientFiles, ReplyFile};
 use crate::error::{Error, Result};
 use crate::ids::KeyUrl;
 use crate::service::{ImportedPem, KeyArgs, Service, VaultArgs};
@@ -205,18 +205,43 @@ pub enum KeyCmd {
         #[command(flatten)]
         key: KeyName,
     },
+    /// Back up a key, every version with its private key, into one file sealed under the vault
+    /// directory's backup key (software-protected keys only).
+    Backup {
+        #[command(flatten)]
+        key: KeyName,
+        /// The file to write (by the caller, mode 0600; replaced if it exists).
+        #[arg(short = 'f', long)]
+        file: PathBuf,
+    },
+    /// Restore a key from a backup file into a vault of the same subscription (its name must
+    /// be free: no live or soft-deleted key of that name).
+    Restore {
+        #[arg(long)]
+        vault_name: String,
+        /// The backup file (read by the caller).
+        #[arg(short = 'f', long)]
+        file: PathBuf,
+    },
 }
 
 impl KeyvaultCmd {
-    /// The files this command reads (the caller reads them, see [`ClientFiles`]).
-    pub fn files_to_read(&self) -> Vec<&Path> {
+    /// Reads the files this command names, on the caller's side (see [`ClientFiles`]).
+    pub fn read_files(&self, cwd: &Path, files: &mut ClientFiles) -> Result<()> {
         match self {
-            KeyvaultCmd::Key(KeyCmd::Import { pem_file, .. }) => vec![pem_file.as_path()],
-            _ => Vec::new(),
+            KeyvaultCmd::Key(KeyCmd::Import { pem_file, .. }) => files.read(cwd, pem_file),
+            KeyvaultCmd::Key(KeyCmd::Restore { file, .. }) => files.read_binary(cwd, file),
+            _ => Ok(()),
         }
     }
 
-    pub fn run(self, s: &Service, cwd: &Path, files: &ClientFiles) -> Result<Value> {
+    pub fn run(
+        self,
+        s: &Service,
+        cwd: &Path,
+        files: &ClientFiles,
+        made: &mut Vec<ReplyFile>,
+    ) -> Result<Value> {
         match self {
             KeyvaultCmd::Create {
                 name,
@@ -262,13 +287,19 @@ impl KeyvaultCmd {
                 name, object_id, ..
             } => s.vault_delete_policy(&name, &object_id),
             KeyvaultCmd::Audit { name } => s.vault_audit(&name),
-            KeyvaultCmd::Key(cmd) => cmd.run(s, cwd, files),
+            KeyvaultCmd::Key(cmd) => cmd.run(s, cwd, files, made),
         }
     }
 }
 
 impl KeyCmd {
-    pub fn run(self, s: &Service, _cwd: &Path, files: &ClientFiles) -> Result<Value> {
+    pub fn run(
+        self,
+        s: &Service,
+        _cwd: &Path,
+        files: &ClientFiles,
+        made: &mut Vec<ReplyFile>,
+    ) -> Result<Value> {
         match self {
             KeyCmd::Create {
                 key,
@@ -333,6 +364,16 @@ impl KeyCmd {
             KeyCmd::Recover { key } => s.key_recover(&key.vault_name, &key.name),
             KeyCmd::Purge { key } => s.key_purge(&key.vault_name, &key.name),
             KeyCmd::ShowDeleted { key } => s.key_show_deleted(&key.vault_name, &key.name),
+            KeyCmd::Backup { key, file } => {
+                let bytes = s.key_backup(&key.vault_name, &key.name)?;
+                made.push(ReplyFile::new(&file, &bytes));
+                Ok(Value::Null)
+            }
+            KeyCmd::Restore { vault_name, file } => s.key_restore(
+                &vault_name,
+                &file.display().to_string(),
+                &files.get_bytes(&file)?,
+            ),
         }
     }
 }

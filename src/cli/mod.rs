@@ -167,6 +167,7 @@ impl Cli {
                 code: 0,
                 stdout,
                 stderr: String::new(),
+                files: Vec::new(),
             },
             Err(e) => error_reply(&e),
         }
@@ -218,9 +219,11 @@ impl Cli {
             files,
             strict,
         };
+        // Files a command makes (a key backup) are written here, on the caller's side, whether
+        // the command ran in the mount daemon or in this process.
         loop {
             match remote::forward(root, &request) {
-                Ok(Some(reply)) => return reply,
+                Ok(Some(reply)) => return reply.write_files(&request.cwd),
                 Ok(None) => {}
                 Err(e) => return error_reply(&e),
             }
@@ -233,7 +236,9 @@ impl Cli {
                         crate::log::warn(crate::clock::IGNORED_WARNING);
                     }
                     crate::config::set_strict_from_caller(strict);
-                    return self.execute_reply(&Mutex::new(service), &request.cwd, &request.files);
+                    return self
+                        .execute_reply(&Mutex::new(service), &request.cwd, &request.files)
+                        .write_files(&request.cwd);
                 }
                 Ok(None) => {}
                 Err(e) => return error_reply(&e),
@@ -247,9 +252,7 @@ impl Cli {
     fn read_client_files(&self, cwd: &Path) -> Result<ClientFiles> {
         let mut files = ClientFiles::default();
         if let Command::Keyvault(cmd) = &self.command {
-            for path in cmd.files_to_read() {
-                files.read(cwd, path)?;
-            }
+            cmd.read_files(cwd, &mut files)?;
         }
         Ok(files)
     }
@@ -260,31 +263,38 @@ impl Cli {
         let quiet = self.global.only_show_errors;
         // Warnings left by an earlier command (none, normally) are not this command's.
         service.lock().end_command(true);
-        let result = self.execute(service, cwd, files);
+        let mut made = Vec::new();
+        let result = self.execute(service, cwd, files, &mut made);
         let warnings = render_warnings(&service.lock().end_command(result.is_ok()), quiet);
         let mut reply = match result {
             Ok(stdout) => Reply {
                 code: 0,
                 stdout,
                 stderr: String::new(),
+                files: Vec::new(),
             },
             Err(e) => error_reply(&e),
         };
         reply.stderr.insert_str(0, &warnings);
+        if reply.code == 0 {
+            reply.files = made;
+        }
         reply
     }
 
-    /// Runs a store command against `service`; relative paths are taken from `cwd`, and files
-    /// the arguments name from `files` (read by the caller).
+    /// Runs a store command against `service`; relative paths are taken from `cwd`, files the
+    /// arguments name from `files` (read by the caller), and files the command makes for its
+    /// caller go to `made` (written by the caller).
     pub fn execute(
         self,
         service: &Mutex<Service>,
         cwd: &Path,
         files: &ClientFiles,
+        made: &mut Vec<remote::ReplyFile>,
     ) -> Result<String> {
         let value = match self.command {
             Command::Account(cmd) => cmd.run(&mut service.lock())?,
-            Command::Keyvault(cmd) => cmd.run(&service.lock(), cwd, files)?,
+            Command::Keyvault(cmd) => cmd.run(&service.lock(), cwd, files, made)?,
             Command::DiskEncryptionSet(cmd) => cmd.run(&service.lock())?,
             Command::Disk(cmd) => cmd.run(service)?,
             Command::Snapshot(cmd) => cmd.run(service)?,
@@ -313,6 +323,7 @@ fn check(root: &Path) -> Reply {
             code: 1,
             stdout: String::new(),
             stderr: format!("{}: not an ssefs store (no store.json)\n", root.display()),
+            files: Vec::new(),
         };
     }
     let report = crate::service::check::check(root);
@@ -336,6 +347,7 @@ fn check(root: &Path) -> Reply {
             code: 0,
             stdout: out,
             stderr: String::new(),
+            files: Vec::new(),
         }
     } else {
         out.push_str(&format!(
@@ -346,6 +358,7 @@ fn check(root: &Path) -> Reply {
             code: 1,
             stdout: out,
             stderr: String::new(),
+            files: Vec::new(),
         }
     }
 }
@@ -370,12 +383,14 @@ pub fn error_reply(e: &Error) -> Reply {
             code: *code,
             stdout: stdout.clone(),
             stderr: stderr.clone(),
+            files: Vec::new(),
         };
     }
     Reply {
         code: e.exit_code(),
         stdout: String::new(),
         stderr: format!("({}) {e}\n", e.code()),
+        files: Vec::new(),
     }
 }
 
@@ -395,6 +410,7 @@ fn handle_forwarded(service: &Mutex<Service>, request: remote::Request) -> Reply
             } else {
                 String::new()
             },
+            files: Vec::new(),
         },
         Ok(cli) => {
             // The caller's --debug is not the daemon's: it must not switch the daemon's log.

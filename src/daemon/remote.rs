@@ -14,7 +14,8 @@
 //! while a command runs it sends a space (JSON whitespace) every [`HEARTBEAT`] so that the
 //! client can tell a long command from a wedged daemon, whose silence ends the wait after
 //! [`CLIENT_PATIENCE`]. The daemon never opens a path a caller names: the caller reads the
-//! file ([`ClientFiles`]) and sends its contents.
+//! file ([`ClientFiles`]) and sends its contents, and a file a command makes for its caller
+//! (`key backup --file`) comes back in the reply ([`ReplyFile`]) for the caller to write.
 
 use std::collections::BTreeMap;
 use std::fs::OpenOptions;
@@ -89,11 +90,23 @@ pub fn caller_may_name_files(what: &str) -> Result<()> {
     }
 }
 
-/// Files named by a command's arguments (`--pem-file`), read by the caller: path as given on
-/// the command line → contents. Contents may be secret (a private key): wiped on drop, and
-/// never shown by `Debug`.
+/// Largest binary file a command may name (a key backup: many versions' private keys).
+pub const MAX_CLIENT_BINARY: u64 = crate::crypto::MAX_SEALED as u64 + (64 << 10);
+
+/// Files named by a command's arguments (`--pem-file`, `key restore --file`), read by the
+/// caller: path as given on the command line → contents. Contents may be secret (a private
+/// key): wiped on drop, and never shown by `Debug`.
 #[derive(Clone, Default, Serialize, Deserialize)]
-pub struct ClientFiles(BTreeMap<String, Zeroizing<String>>);
+pub struct ClientFiles(BTreeMap<String, FileContents>);
+
+/// One file's contents: text as it is (a PEM key), or bytes in base64 (a key backup). Untagged,
+/// so a text file travels as a JSON string, as it always has.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+enum FileContents {
+    Text(Zeroizing<String>),
+    Binary { base64: Zeroizing<String> },
+}
 
 impl std::fmt::Debug for ClientFiles {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -105,54 +118,91 @@ impl ClientFiles {
     /// Reads `path` (relative to `cwd`): a regular file of at most [`MAX_CLIENT_FILE`] bytes of
     /// UTF-8. A FIFO, a device or anything else is refused without blocking on it.
     pub fn read(&mut self, cwd: &Path, path: &Path) -> Result<()> {
-        let full = cwd.join(path);
-        let shown = path.display();
-        let file = OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-            .open(&full)
-            .ctx(|| format!("read {shown}"))?;
-        let meta = file.metadata().ctx(|| format!("stat {shown}"))?;
-        if !meta.is_file() {
-            return Err(Error::invalid(format!("{shown} is not a regular file")));
-        }
-        if meta.len() > MAX_CLIENT_FILE {
-            return Err(Error::invalid(format!(
-                "{shown} is larger than {} KiB",
-                MAX_CLIENT_FILE >> 10
-            )));
-        }
-        let mut bytes = Zeroizing::new(Vec::new());
-        file.take(MAX_CLIENT_FILE + 1)
-            .read_to_end(&mut bytes)
-            .ctx(|| format!("read {shown}"))?;
-        if bytes.len() as u64 > MAX_CLIENT_FILE {
-            return Err(Error::invalid(format!(
-                "{shown} is larger than {} KiB",
-                MAX_CLIENT_FILE >> 10
-            )));
-        }
+        let bytes = read_bounded(cwd, path, MAX_CLIENT_FILE)?;
         let text = std::str::from_utf8(&bytes)
-            .map_err(|_| Error::invalid(format!("{shown} is not text")))?;
+            .map_err(|_| Error::invalid(format!("{} is not text", path.display())))?;
         self.0.insert(
             path.to_string_lossy().into_owned(),
-            Zeroizing::new(text.to_string()),
+            FileContents::Text(Zeroizing::new(text.to_string())),
         );
         Ok(())
     }
 
-    /// The contents of `path`, as read by the caller.
-    pub fn get(&self, path: &Path) -> Result<&str> {
-        self.0
-            .get(path.to_string_lossy().as_ref())
-            .map(|s| s.as_str())
-            .ok_or_else(|| {
-                Error::invalid(format!(
-                    "the contents of {} were not sent with the command",
-                    path.display()
-                ))
-            })
+    /// Reads a binary file (a key backup) the same way, up to [`MAX_CLIENT_BINARY`] bytes.
+    pub fn read_binary(&mut self, cwd: &Path, path: &Path) -> Result<()> {
+        use base64ct::{Base64, Encoding};
+        let bytes = read_bounded(cwd, path, MAX_CLIENT_BINARY)?;
+        self.0.insert(
+            path.to_string_lossy().into_owned(),
+            FileContents::Binary {
+                base64: Zeroizing::new(Base64::encode_string(&bytes)),
+            },
+        );
+        Ok(())
     }
+
+    fn contents(&self, path: &Path) -> Result<&FileContents> {
+        self.0.get(path.to_string_lossy().as_ref()).ok_or_else(|| {
+            Error::invalid(format!(
+                "the contents of {} were not sent with the command",
+                path.display()
+            ))
+        })
+    }
+
+    /// The contents of the text file `path`, as read by the caller.
+    pub fn get(&self, path: &Path) -> Result<&str> {
+        match self.contents(path)? {
+            FileContents::Text(text) => Ok(text.as_str()),
+            FileContents::Binary { .. } => Err(Error::invalid(format!(
+                "{} was sent as a binary file, not text",
+                path.display()
+            ))),
+        }
+    }
+
+    /// The bytes of `path`, as read by the caller (text or binary).
+    pub fn get_bytes(&self, path: &Path) -> Result<Zeroizing<Vec<u8>>> {
+        use base64ct::{Base64, Encoding};
+        match self.contents(path)? {
+            FileContents::Text(text) => Ok(Zeroizing::new(text.as_bytes().to_vec())),
+            FileContents::Binary { base64 } => {
+                Base64::decode_vec(base64).map(Zeroizing::new).map_err(|_| {
+                    Error::invalid(format!(
+                        "the contents of {} were not sent correctly (bad base64)",
+                        path.display()
+                    ))
+                })
+            }
+        }
+    }
+}
+
+/// Reads a regular file of at most `max` bytes without blocking on a FIFO or a device.
+fn read_bounded(cwd: &Path, path: &Path, max: u64) -> Result<Zeroizing<Vec<u8>>> {
+    let full = cwd.join(path);
+    let shown = path.display();
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(&full)
+        .ctx(|| format!("read {shown}"))?;
+    let meta = file.metadata().ctx(|| format!("stat {shown}"))?;
+    if !meta.is_file() {
+        return Err(Error::invalid(format!("{shown} is not a regular file")));
+    }
+    let too_large = || Error::invalid(format!("{shown} is larger than {} KiB", max >> 10));
+    if meta.len() > max {
+        return Err(too_large());
+    }
+    let mut bytes = Zeroizing::new(Vec::with_capacity(meta.len() as usize));
+    file.take(max + 1)
+        .read_to_end(&mut bytes)
+        .ctx(|| format!("read {shown}"))?;
+    if bytes.len() as u64 > max {
+        return Err(too_large());
+    }
+    Ok(bytes)
 }
 
 /// What the command printed and how it exited.
@@ -161,6 +211,65 @@ pub struct Reply {
     pub code: i32,
     pub stdout: String,
     pub stderr: String,
+    /// Files the command made for its caller to write (`key backup --file`): the daemon never
+    /// writes a path a caller names, so they travel back with the reply.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<ReplyFile>,
+}
+
+/// A file for the caller to write: the path as the caller gave it, the bytes in base64.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct ReplyFile {
+    pub path: String,
+    pub base64: String,
+}
+
+impl std::fmt::Debug for ReplyFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "ReplyFile({}, {} base64 bytes)",
+            self.path,
+            self.base64.len()
+        )
+    }
+}
+
+impl ReplyFile {
+    /// A file `path` (as the caller named it) of `bytes`.
+    pub fn new(path: &Path, bytes: &[u8]) -> ReplyFile {
+        use base64ct::{Base64, Encoding};
+        ReplyFile {
+            path: path.to_string_lossy().into_owned(),
+            base64: Base64::encode_string(bytes),
+        }
+    }
+}
+
+impl Reply {
+    /// Writes the reply's files on the caller's side, relative to `cwd`, each atomically and
+    /// 0600 (a backup is sealed, but it is key material all the same). A file that cannot be
+    /// written turns the reply into that error.
+    pub fn write_files(mut self, cwd: &Path) -> Reply {
+        use base64ct::{Base64, Encoding};
+        for file in std::mem::take(&mut self.files) {
+            let path = cwd.join(&file.path);
+            let written = Base64::decode_vec(&file.base64)
+                .map_err(|_| {
+                    Error::invalid(format!("the contents of {} came back damaged", file.path))
+                })
+                .and_then(|bytes| crate::fsio::write_atomic(&path, &bytes, 0o600));
+            if let Err(e) = written {
+                return Reply {
+                    code: e.exit_code(),
+                    stdout: String::new(),
+                    stderr: format!("{}({}) {e}\n", self.stderr, e.code()),
+                    files: Vec::new(),
+                };
+            }
+        }
+        self
+    }
 }
 
 /// Runs a forwarded command against the daemon's service (supplied by the command line,
@@ -355,6 +464,7 @@ fn refusal(code: i32, line: String) -> Reply {
         code,
         stdout: String::new(),
         stderr: format!("{line}\n"),
+        files: Vec::new(),
     }
 }
 

@@ -113,6 +113,15 @@ fn is_guid(s: &str) -> bool {
 impl Service {
     /// Replaces the store's settings (`ssefs config set|unset`).
     pub fn save_config(&mut self, config: crate::config::Config) -> Result<()> {
-        self.store.save_config(config)
+        match self.store.save_config(config)? {
+            crate::vault_dir::Moved::Copied {
+                leftover: Some(warning),
+            } => self.warn(&warning),
+            crate::vault_dir::Moved::Adopted => self.warn(
+                "the previous vault directory cannot be reached: nothing was moved; the vaults of the new vault.dir are used",
+            ),
+            _ => {}
+        }
+        Ok(())
     }
 }

@@ -1,6 +1,7 @@
 //! `ssefs check`: inspects a store and reports every problem it finds, changing nothing (no
 //! lock taken, no temporaries removed, no key used: an unwrap would be an audited vault
-//! operation, so customer keys are checked for presence and state only).
+//! operation, so customer keys are checked for presence and state only). The vaults are read
+//! where the setting `vault.dir` puts them; an unreachable vault directory is one problem.
 
 use std::path::{Path, PathBuf};
 
@@ -93,14 +94,24 @@ pub fn check(root: &Path) -> Report {
         Some(_) => {}
         None => return r,
     }
-    match Config::load(root) {
-        Ok(config) if config.test_clock() => r.note(
-            &Config::path(root),
-            "test-clock is true: SSEFS_NOW moves this store's clock (for test stores only; audit entries made under it say so)",
-        ),
-        Ok(_) => {}
-        Err(e) => r.problem(&Config::path(root), strip_path(&e.to_string(), &Config::path(root))),
-    }
+    let config = match Config::load(root) {
+        Ok(config) => {
+            if config.test_clock() {
+                r.note(
+                    &Config::path(root),
+                    "test-clock is true: SSEFS_NOW moves this store's clock (for test stores only; audit entries made under it say so)",
+                );
+            }
+            config
+        }
+        Err(e) => {
+            r.problem(
+                &Config::path(root),
+                strip_path(&e.to_string(), &Config::path(root)),
+            );
+            Config::default()
+        }
+    };
     let platform = root.join("platform-key.pem");
     let platform_key = match std::fs::read_to_string(&platform).map(Zeroizing::new) {
         Ok(pem) => match KeyPair::from_pem(&pem) {
@@ -117,12 +128,51 @@ pub fn check(root: &Path) -> Report {
     };
     leftovers(root, &mut r);
 
-    // Vaults and keys.
-    let vaults_dir = root.join("vaults");
+    // Vaults and keys, in the vault directory (the setting vault.dir, else STORE/vaults). One
+    // that cannot be reached is one problem, not one per resource that needs a key.
+    let vaults_dir = config.vault_dir(root);
+    let vaults_reachable = match crate::vault_dir::reachable(&vaults_dir) {
+        Ok(()) => true,
+        Err(why) => {
+            r.problem(
+                &vaults_dir,
+                format!(
+                    "the key vault directory{} cannot be reached ({why}): customer-key disks, snapshots and sets cannot be used until it is back",
+                    if config.vaults_elsewhere(root) { " (setting vault.dir)" } else { "" }
+                ),
+            );
+            false
+        }
+    };
+    if config.vaults_elsewhere(root) {
+        let left = root.join("vaults");
+        if !fsio::list_entries(&left).unwrap_or_default().is_empty() {
+            r.problem(
+                &left,
+                format!(
+                    "key files are still in the store although vault.dir is {}: left by an interrupted move; once {} holds the vaults, remove this directory",
+                    vaults_dir.display(),
+                    vaults_dir.display()
+                ),
+            );
+        }
+    }
+    let backup_key = vaults_dir.join(crate::vault::BACKUP_KEY_FILE);
+    if let Ok(text) = std::fs::read_to_string(&backup_key).map(Zeroizing::new)
+        && let Err(e) = crate::crypto::BackupKey::from_text(&text)
+    {
+        r.problem(&backup_key, e.to_string());
+    }
+    leftovers(&vaults_dir, &mut r);
     let mut vaults: Vec<(VaultRecord, Vec<KeyRecord>)> = Vec::new();
     // Opened at the first HSM-protected version, once.
     let mut token: Option<crate::error::Result<crate::hsm::Token>> = None;
-    for name in fsio::list_entries(&vaults_dir).unwrap_or_default() {
+    for name in fsio::list_entries(&vaults_dir)
+        .unwrap_or_default()
+        .into_iter()
+        // Vault names only: the backup key and a filesystem's lost+found live here too.
+        .filter(|n| crate::ids::validate_name(crate::ids::Kind::Vault, n).is_ok())
+    {
         let dir = vaults_dir.join(&name);
         let Some(vault) = load::<VaultRecord>(&dir.join("vault.json"), &mut r) else {
             continue;
@@ -162,6 +212,10 @@ pub fn check(root: &Path) -> Report {
     }
     let key_state = |url: &str| -> Result<(), String> {
         let u = KeyUrl::parse(url).map_err(|e| e.to_string())?;
+        if !vaults_reachable {
+            // Reported once above.
+            return Ok(());
+        }
         let (vault, keys) = vaults
             .iter()
             .find(|(v, _)| v.name.eq_ignore_ascii_case(&u.vault))

@@ -23,17 +23,17 @@ impl Service {
     /// Refuses a set whose identity lacks get, wrapKey or unwrapKey on its key's vault.
     pub(super) fn check_des_access(&self, des: &DesRecord) -> Result<()> {
         let url = KeyUrl::parse(&des.active_key.key_url)?;
-        let vault = self
-            .store
-            .vaults()
-            .vault(&url.vault)
-            .map_err(|_| Error::KeyDeleted {
+        let vault = self.store.vaults().vault(&url.vault).map_err(|e| match e {
+            // An unreachable vault directory is named as such, not as a deleted vault.
+            Error::KeysUnreachable { .. } => e,
+            _ => Error::KeyDeleted {
                 key: des.active_key.key_url.clone(),
                 why: format!(
                     "key vault '{}' does not exist or is soft-deleted",
                     url.vault
                 ),
-            })?;
+            },
+        })?;
         let missing: Vec<&str> = DES_PERMISSIONS
             .iter()
             .copied()

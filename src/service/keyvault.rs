@@ -310,6 +310,20 @@ impl Service {
         }
     }
 
+    /// `keyvault key backup`: the sealed backup file's bytes (written by the caller: see
+    /// [`crate::daemon::remote::ReplyFile`]).
+    pub fn key_backup(&self, vault: &str, key: &str) -> Result<Vec<u8>> {
+        self.vaults().backup_key_file(vault, key, &self.user())
+    }
+
+    /// `keyvault key restore`: restores a backup the caller read from `source`.
+    pub fn key_restore(&self, vault: &str, source: &str, bytes: &[u8]) -> Result<Value> {
+        let rec = self
+            .vaults()
+            .restore_key_file(vault, source, bytes, &self.user())?;
+        self.key_view(vault, &rec.name, None)
+    }
+
     /// `keyvault audit`: the vault's audit log.
     pub fn vault_audit(&self, vault: &str) -> Result<Value> {
         Ok(Value::Array(self.vaults().audit_log(vault)?))

@@ -8,7 +8,9 @@
 //! behind the same three calls later.
 //!
 //! Storage: `vaults/VAULT/vault.json`, `vaults/VAULT/keys/KEY/key.json` and one 0600 PEM file
-//! per key version (see [`crate::format`]). Private keys are read only to unwrap and dropped
+//! per key version (see [`crate::format`]), under the vault directory (`STORE/vaults`, or the
+//! setting `vault.dir`: [`crate::vault_dir`]); a vault directory that cannot be reached is
+//! [`crate::error::Error::KeysUnreachable`] for every operation. Private keys are read only to unwrap and dropped
 //! (and wiped by the `rsa` crate) right after.
 //!
 //! Files, one concern each (as cryptsetup splits LUKS2 metadata):
@@ -18,7 +20,8 @@
 //! - `access.rs`: access policies, permission words, the check behind every operation;
 //! - `deletion.rs`: soft delete, recover and purge, and the purge-protection rule;
 //! - `crypto_ops.rs`: get, wrap and unwrap for the disk service, and the key-state checks;
-//! - `audit.rs`: the audit log.
+//! - `audit.rs`: the audit log;
+//! - `backup.rs`: key backup and restore, sealed under the vault directory's backup key.
 
 use std::path::PathBuf;
 
@@ -95,21 +98,20 @@ pub struct Vaults {
 
 mod access;
 mod audit;
+mod backup;
 mod crypto_ops;
 mod deletion;
 mod keys;
 mod records;
 
 pub use access::{canonical_permissions, validate_object_id};
+pub use backup::BACKUP_KEY_FILE;
 
 impl Vaults {
-    /// The vaults under `dir` (`STORE/vaults`).
-    pub fn new(dir: PathBuf) -> Self {
-        let assignments = crate::rbac::Assignments::new(
-            dir.parent()
-                .map(|store| store.join("roleAssignments"))
-                .unwrap_or_else(|| dir.join("roleAssignments")),
-        );
+    /// The vaults under `dir` (the setting `vault.dir`, else `STORE/vaults`), with the store's
+    /// role assignments under `assignments` (`STORE/roleAssignments`: they stay in the store).
+    pub fn new(dir: PathBuf, assignments: PathBuf) -> Self {
+        let assignments = crate::rbac::Assignments::new(assignments);
         Vaults {
             dir,
             assignments,
@@ -130,6 +132,11 @@ impl Vaults {
     /// A session on the token of HSM-protected keys.
     pub(crate) fn token(&self) -> crate::error::Result<crate::hsm::Token> {
         crate::hsm::Token::open(&self.hsm)
+    }
+
+    /// The directory the vaults live in.
+    pub fn dir(&self) -> &std::path::Path {
+        &self.dir
     }
 
     /// The store's role assignments.

@@ -11,9 +11,17 @@ use crate::fsio;
 use crate::ids::{self, Kind};
 
 impl Vaults {
+    /// The vault directory, when it can be reached: a missing or unreadable one is not "no
+    /// vaults" but an outage, named as such.
+    pub(super) fn root(&self) -> Result<&Path> {
+        crate::vault_dir::reachable(&self.dir)
+            .map_err(|why| crate::vault_dir::unreachable(&self.dir, why))?;
+        Ok(&self.dir)
+    }
+
     pub(super) fn vault_dir(&self, name: &str) -> Result<PathBuf> {
         ids::validate_name(Kind::Vault, name)?;
-        fsio::find_entry(&self.dir, name)?.ok_or_else(|| Error::not_found("key vault", name))
+        fsio::find_entry(self.root()?, name)?.ok_or_else(|| Error::not_found("key vault", name))
     }
 
     pub(super) fn vault_file(dir: &Path) -> PathBuf {
@@ -53,9 +61,12 @@ impl Vaults {
 
     /// Every vault record, deleted ones included (the caller filters).
     pub fn all_vaults(&self) -> Result<Vec<VaultRecord>> {
-        fsio::list_entries(&self.dir)?
+        let root = self.root()?;
+        fsio::list_entries(root)?
             .iter()
-            .map(|n| Self::load_vault_at(&self.dir.join(n)))
+            // Only vault names: the backup key and a filesystem's lost+found live here too.
+            .filter(|n| ids::validate_name(Kind::Vault, n).is_ok())
+            .map(|n| Self::load_vault_at(&root.join(n)))
             .collect()
     }
 
@@ -68,7 +79,7 @@ impl Vaults {
                 new.retention_days
             )));
         }
-        if let Some(dir) = fsio::find_entry(&self.dir, &new.name)? {
+        if let Some(dir) = fsio::find_entry(self.root()?, &new.name)? {
             let existing = Self::load_vault_at(&dir)?;
             return Err(if existing.deleted.is_some() {
                 Error::AlreadyExists {

@@ -112,7 +112,19 @@ pub struct Cmk {
 
 /// The documented workflow up to a usable disk encryption set `des` (vault `vault`, key `key`).
 pub fn cmk_setup(env: &Env, vault: &str, key: &str, des: &str, location: &str) -> Cmk {
-    env.ok(&[
+    cmk_setup_with(env, vault, key, des, location, &[])
+}
+
+/// [`cmk_setup`], with more arguments for `keyvault create` (e.g. `--retention-days 7`).
+pub fn cmk_setup_with(
+    env: &Env,
+    vault: &str,
+    key: &str,
+    des: &str,
+    location: &str,
+    vault_args: &[&str],
+) -> Cmk {
+    let mut create = vec![
         "keyvault",
         "create",
         "-n",
@@ -127,7 +139,9 @@ pub fn cmk_setup(env: &Env, vault: &str, key: &str, des: &str, location: &str) -
         "true",
         "-o",
         "none",
-    ]);
+    ];
+    create.extend_from_slice(vault_args);
+    env.ok(&create);
     env.ok(&[
         "keyvault",
         "key",
