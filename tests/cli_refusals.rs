@@ -374,8 +374,8 @@ fn vault_and_key_refusals() {
             "--protection",
             "hsm",
         ],
-        2,
-        "hsm is not supported",
+        1,
+        "need a Premium vault",
     );
     env.fails(
         &[
