@@ -260,6 +260,9 @@ impl Cli {
         let quiet = self.global.only_show_errors;
         // Warnings left by an earlier command (none, normally) are not this command's.
         service.lock().end_command(true);
+        // Rotations that key rotation policies have made due happen before anything else, on
+        // this command's clock (the caller's SSEFS_NOW on a test-clock store, set by now).
+        service.lock().run_due_rotations();
         let result = self.execute(service, cwd, files);
         let warnings = render_warnings(&service.lock().end_command(result.is_ok()), quiet);
         let mut reply = match result {

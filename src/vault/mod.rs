@@ -18,6 +18,8 @@
 //! - `access.rs`: access policies, permission words, the check behind every operation;
 //! - `deletion.rs`: soft delete, recover and purge, and the purge-protection rule;
 //! - `crypto_ops.rs`: get, wrap and unwrap for the disk service, and the key-state checks;
+//! - `lifetime.rs`: versions' activation and expiry dates, rotation policies, due rotations;
+//! - `rotation_policy.rs`: the policy's shape and Key Vault's rules for it;
 //! - `audit.rs`: the audit log.
 
 use std::path::PathBuf;
@@ -94,9 +96,12 @@ mod audit;
 mod crypto_ops;
 mod deletion;
 mod keys;
+mod lifetime;
 mod records;
+pub mod rotation_policy;
 
 pub use access::{canonical_permissions, validate_object_id};
+pub use lifetime::{VAULT_SERVICE_OBJECT_ID, VersionDates, check_can_wrap, policy_id};
 
 impl Vaults {
     /// The vaults under `dir` (`STORE/vaults`).
