@@ -41,6 +41,10 @@ pub enum Error {
     #[error("The key '{key}' is disabled: {why}")]
     KeyDisabled { key: String, why: String },
 
+    /// The key version is outside its dates (expired, or not yet active): it may not wrap.
+    #[error("The key '{key}' cannot wrap now: {why}")]
+    KeyExpired { key: String, why: String },
+
     /// The key (or its vault) is soft-deleted or gone.
     #[error("The key '{key}' is deleted: {why}")]
     KeyDeleted { key: String, why: String },
@@ -131,6 +135,7 @@ impl Error {
             Error::InvalidArgument(_) => libc::EINVAL,
             Error::NotAllowed(_) => libc::EPERM,
             Error::KeyDisabled { .. } => libc::EKEYREVOKED,
+            Error::KeyExpired { .. } => libc::EKEYEXPIRED,
             Error::KeyDeleted { .. } => libc::ENOKEY,
             Error::KeysUnreachable { .. } => libc::ENOKEY,
             Error::AccessDenied(_) => libc::EACCES,
@@ -152,6 +157,7 @@ impl Error {
             Error::InvalidArgument(_) => "InvalidArgument",
             Error::NotAllowed(_) => "BadRequest",
             Error::KeyDisabled { .. } => "KeyDisabled",
+            Error::KeyExpired { .. } => "KeyExpired",
             Error::KeyDeleted { .. } => "KeyNotFound",
             Error::KeysUnreachable { .. } => "KeyNotFound",
             Error::AccessDenied(_) => "Forbidden",
@@ -173,6 +179,7 @@ impl Error {
             | Error::InvalidLocation(_)
             | Error::NotAllowed(_)
             | Error::KeyDisabled { .. }
+            | Error::KeyExpired { .. }
             | Error::KeyDeleted { .. }
             | Error::KeysUnreachable { .. }
             | Error::AccessDenied(_)

@@ -175,6 +175,13 @@ pub struct KeyVersionRecord {
     /// (object `CKA_ID` = the version id as bytes); there is then no PEM file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hsm: Option<String>,
+    /// Unix seconds after which the version wraps no more (it still unwraps); absent: never.
+    /// Optional fields, absent when unset, so records of the first release read unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<i64>,
+    /// Unix seconds before which the version wraps nothing (it still unwraps); absent: always.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_before: Option<i64>,
 }
 
 /// `vaults/VAULT/keys/KEY/key.json`. Versions are in creation order; the last is the latest.
@@ -187,6 +194,38 @@ pub struct KeyRecord {
     pub protection: String,
     pub deleted: Option<Deletion>,
     pub versions: Vec<KeyVersionRecord>,
+    /// The key's rotation policy, once set (absent: Key Vault's default, which rotates
+    /// nothing), so records of the first release read unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotation_policy: Option<RotationPolicyRecord>,
+}
+
+/// A key's rotation policy (`keyvault key rotation-policy update`), validated when set:
+/// durations are ISO 8601 texts as given (see [`crate::duration`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RotationPolicyRecord {
+    /// At most one `Rotate` and one `Notify` action.
+    pub lifetime_actions: Vec<LifetimeActionRecord>,
+    /// How long a version made by rotation lives: its `expires` is its creation plus this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiry_time: Option<String>,
+    /// Unix seconds.
+    pub created: i64,
+    pub updated: i64,
+}
+
+/// One action of a rotation policy and its trigger (exactly one of the two times).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LifetimeActionRecord {
+    /// `Rotate` or `Notify`.
+    #[serde(rename = "type")]
+    pub action: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_after_create: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_before_expiry: Option<String>,
 }
 
 /// A key a disk encryption set points at.

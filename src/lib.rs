@@ -24,6 +24,7 @@ pub mod config;
 pub mod control;
 pub mod crypto;
 pub mod daemon;
+pub mod duration;
 pub mod error;
 pub mod format;
 pub mod fs;

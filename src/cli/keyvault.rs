@@ -6,11 +6,12 @@ use clap::{Args, Subcommand};
 use serde_json::Value;
 
 use super::parse_bool;
+use crate::clock;
 use crate::daemon::remote::{ClientFiles, ReplyFile};
 use crate::error::{Error, Result};
 use crate::ids::KeyUrl;
 use crate::service::{ImportedPem, KeyArgs, Service, VaultArgs};
-use crate::vault::VersionSelector;
+use crate::vault::{VersionDates, VersionSelector};
 use zeroize::Zeroizing;
 
 #[derive(Debug, Subcommand)]
@@ -139,6 +140,8 @@ pub enum KeyCmd {
         /// 2048, 3072 or 4096 (only 2048 can be used for disks).
         #[arg(long)]
         size: Option<usize>,
+        #[command(flatten)]
+        dates: DateArgs,
     },
     /// Import an RSA private key from a PEM file as a new version.
     Import {
@@ -148,6 +151,8 @@ pub enum KeyCmd {
         pem_file: PathBuf,
         #[arg(long, default_value = "software")]
         protection: String,
+        #[command(flatten)]
+        dates: DateArgs,
     },
     /// Show a key (latest version unless --version, or a key URL with --id).
     Show {
@@ -176,7 +181,7 @@ pub enum KeyCmd {
         #[command(flatten)]
         key: KeyName,
     },
-    /// Enable or disable a version (the latest unless --version).
+    /// Enable or disable a version, or set its dates (the latest unless --version).
     SetAttributes {
         #[command(flatten)]
         key: KeyName,
@@ -184,6 +189,8 @@ pub enum KeyCmd {
         version: Option<String>,
         #[arg(long, value_parser = parse_bool, num_args = 0..=1, default_missing_value = "true")]
         enabled: Option<bool>,
+        #[command(flatten)]
+        dates: DateArgs,
     },
     /// Soft-delete a key.
     Delete {
@@ -223,6 +230,78 @@ pub enum KeyCmd {
         #[arg(short = 'f', long)]
         file: PathBuf,
     },
+    /// A key's rotation policy: when Key Vault makes a new version by itself.
+    #[command(subcommand, name = "rotation-policy")]
+    RotationPolicy(RotationPolicyCmd),
+}
+
+/// `--expires` and `--not-before` of a key version (UTC, e.g. 2027-12-31T23:59:59Z).
+#[derive(Debug, Args)]
+pub struct DateArgs {
+    /// When the version stops wrapping new data keys (it still unwraps): an ISO date and time
+    /// such as 2027-12-31T23:59:59Z or 2027-12-31.
+    #[arg(long)]
+    expires: Option<String>,
+    /// When the version starts wrapping data keys: an ISO date and time.
+    #[arg(long)]
+    not_before: Option<String>,
+}
+
+impl DateArgs {
+    fn parse(&self) -> Result<VersionDates> {
+        let one = |flag: &str, v: &Option<String>| -> Result<Option<i64>> {
+            v.as_deref()
+                .map(|text| {
+                    clock::parse_datetime(text).ok_or_else(|| {
+                        Error::invalid(format!(
+                            "{flag} '{}' is not a date and time: use an ISO form such as 2027-12-31T23:59:59Z, 2027-12-31T23:59Z or 2027-12-31 (UTC)",
+                            text.chars().take(40).collect::<String>()
+                        ))
+                    })
+                })
+                .transpose()
+        };
+        let dates = VersionDates {
+            expires: one("--expires", &self.expires)?,
+            not_before: one("--not-before", &self.not_before)?,
+        };
+        dates.check()?;
+        Ok(dates)
+    }
+
+    fn given(&self) -> bool {
+        self.expires.is_some() || self.not_before.is_some()
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RotationPolicyCmd {
+    /// Show a key's rotation policy (Key Vault's default when none was set).
+    Show {
+        #[command(flatten)]
+        key: KeyName,
+    },
+    /// Set a key's rotation policy.
+    Update {
+        #[command(flatten)]
+        key: KeyName,
+        /// The policy: JSON, a file holding it, or @file, e.g.
+        /// {"lifetimeActions":[{"trigger":{"timeAfterCreate":"P30D"},"action":{"type":"Rotate"}}],"attributes":{"expiryTime":"P90D"}}
+        #[arg(long)]
+        value: String,
+    },
+}
+
+/// The file `--value` names, if it names one: `@FILE`, or anything that is not JSON.
+fn policy_file(value: &str) -> Option<&Path> {
+    let v = value.trim_start();
+    if let Some(file) = v.strip_prefix('@') {
+        return Some(Path::new(file));
+    }
+    if v.is_empty() || v.starts_with('{') || v.starts_with('[') {
+        return None;
+    }
+    Some(Path::new(value))
 }
 
 impl KeyvaultCmd {
@@ -231,6 +310,12 @@ impl KeyvaultCmd {
         match self {
             KeyvaultCmd::Key(KeyCmd::Import { pem_file, .. }) => files.read(cwd, pem_file),
             KeyvaultCmd::Key(KeyCmd::Restore { file, .. }) => files.read_binary(cwd, file),
+            KeyvaultCmd::Key(KeyCmd::RotationPolicy(RotationPolicyCmd::Update {
+                value, ..
+            })) => match policy_file(value) {
+                Some(path) => files.read(cwd, path),
+                None => Ok(()),
+            },
             _ => Ok(()),
         }
     }
@@ -306,29 +391,37 @@ impl KeyCmd {
                 protection,
                 kty,
                 size,
-            } => s.key_create(&KeyArgs {
-                vault: key.vault_name,
-                name: key.name,
-                kty,
-                size,
-                protection,
-                pem: None,
-            }),
+                dates,
+            } => s.key_create_dated(
+                &KeyArgs {
+                    vault: key.vault_name,
+                    name: key.name,
+                    kty,
+                    size,
+                    protection,
+                    pem: None,
+                },
+                dates.parse()?,
+            ),
             KeyCmd::Import {
                 key,
                 pem_file,
                 protection,
-            } => s.key_create(&KeyArgs {
-                vault: key.vault_name,
-                name: key.name,
-                kty: "RSA".into(),
-                size: None,
-                protection,
-                pem: Some(ImportedPem {
-                    source: pem_file.display().to_string(),
-                    text: Zeroizing::new(files.get(&pem_file)?.to_string()),
-                }),
-            }),
+                dates,
+            } => s.key_create_dated(
+                &KeyArgs {
+                    vault: key.vault_name,
+                    name: key.name,
+                    kty: "RSA".into(),
+                    size: None,
+                    protection,
+                    pem: Some(ImportedPem {
+                        source: pem_file.display().to_string(),
+                        text: Zeroizing::new(files.get(&pem_file)?.to_string()),
+                    }),
+                },
+                dates.parse()?,
+            ),
             KeyCmd::Show {
                 vault_name,
                 name,
@@ -351,14 +444,18 @@ impl KeyCmd {
                 key,
                 version,
                 enabled,
+                dates,
             } => {
-                let enabled = enabled
-                    .ok_or_else(|| Error::invalid("give --enabled true or --enabled false"))?;
+                if enabled.is_none() && !dates.given() {
+                    return Err(Error::invalid(
+                        "give --enabled true|false, --expires or --not-before",
+                    ));
+                }
                 let which = match version {
                     Some(v) => VersionSelector::Exact(v),
                     None => VersionSelector::Latest,
                 };
-                s.key_set_enabled(&key.vault_name, &key.name, which, enabled)
+                s.key_set_attributes(&key.vault_name, &key.name, which, enabled, dates.parse()?)
             }
             KeyCmd::Delete { key } => s.key_delete(&key.vault_name, &key.name),
             KeyCmd::Recover { key } => s.key_recover(&key.vault_name, &key.name),
@@ -374,6 +471,16 @@ impl KeyCmd {
                 &file.display().to_string(),
                 &files.get_bytes(&file)?,
             ),
+            KeyCmd::RotationPolicy(RotationPolicyCmd::Show { key }) => {
+                s.key_rotation_policy_show(&key.vault_name, &key.name)
+            }
+            KeyCmd::RotationPolicy(RotationPolicyCmd::Update { key, value }) => {
+                let json = match policy_file(&value) {
+                    Some(path) => files.get(path)?,
+                    None => value.as_str(),
+                };
+                s.key_rotation_policy_update(&key.vault_name, &key.name, json)
+            }
         }
     }
 }

@@ -263,6 +263,9 @@ impl Cli {
         let quiet = self.global.only_show_errors;
         // Warnings left by an earlier command (none, normally) are not this command's.
         service.lock().end_command(true);
+        // Rotations that key rotation policies have made due happen before anything else, on
+        // this command's clock (the caller's SSEFS_NOW on a test-clock store, set by now).
+        service.lock().run_due_rotations();
         let mut made = Vec::new();
         let result = self.execute(service, cwd, files, &mut made);
         let warnings = render_warnings(&service.lock().end_command(result.is_ok()), quiet);
@@ -325,6 +328,11 @@ fn check(root: &Path) -> Reply {
             stderr: format!("{}: not an ssefs store (no store.json)\n", root.display()),
             files: Vec::new(),
         };
+    }
+    // The test clock applies here too (an expired key version is reported by the store's
+    // clock); a damaged config.json is the report's business, not a reason to stop.
+    if crate::config::Config::load(root).is_ok_and(|c| c.test_clock()) {
+        crate::clock::set_override(crate::clock::env_override());
     }
     let report = crate::service::check::check(root);
     let mut out = String::new();

@@ -7,6 +7,7 @@
 //! `daemon.log` (the detached daemon's stderr).
 
 pub mod remote;
+pub mod schedule;
 pub mod vms;
 
 use std::ffi::CString;
@@ -338,7 +339,8 @@ fn run(args: &MountArgs, handler: Arc<remote::Handler>, ready: &mut Option<File>
         &json!({ "pid": std::process::id(), "mountpoint": mountpoint, "started": crate::clock::now_rfc3339() }),
         0o600,
     )?;
-    remote::serve(&store, service.clone(), handler)?;
+    let gate = remote::serve(&store, service.clone(), handler)?;
+    schedule::start(Arc::downgrade(&service), gate)?;
 
     // Files belong to the store's owner (who, with root, is the only one served: the kernel
     // checks these modes under default_permissions, the handlers check the uid again).

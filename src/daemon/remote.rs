@@ -272,6 +272,13 @@ impl Reply {
     }
 }
 
+/// Serialises forwarded commands and the daemon's own periodic work (see
+/// [`crate::daemon::schedule`]): the clock override is process-wide, so one of them at a time
+/// holds it. It keeps the test clock's last reading: the `SSEFS_NOW` of the last forwarded
+/// command on a store whose `test-clock` is true (`None` after a command without one), which is
+/// the only way the daemon learns a test clock (its own environment is never read for it).
+pub type CommandGate = Mutex<Option<i64>>;
+
 /// Runs a forwarded command against the daemon's service (supplied by the command line,
 /// which knows how to parse it). It gets the lock, not the service: long work (copying a
 /// disk's data) runs without holding it, so the mount keeps serving meanwhile.
@@ -425,8 +432,13 @@ fn bind_private(path: &Path) -> std::io::Result<UnixListener> {
     bound
 }
 
-/// Serves forwarded commands on `STORE/daemon.sock` from a background thread.
-pub fn serve(store: &Path, service: Arc<Mutex<Service>>, handler: Arc<Handler>) -> Result<()> {
+/// Serves forwarded commands on `STORE/daemon.sock` from a background thread; returns the gate
+/// they run under, for the daemon's periodic work.
+pub fn serve(
+    store: &Path,
+    service: Arc<Mutex<Service>>,
+    handler: Arc<Handler>,
+) -> Result<Arc<CommandGate>> {
     let path = socket_path(store);
     let owner = Owner::of_store(store);
     // A socket left by a daemon that was killed: nobody listens on it (we hold the lock).
@@ -434,7 +446,8 @@ pub fn serve(store: &Path, service: Arc<Mutex<Service>>, handler: Arc<Handler>) 
     let listener = bind_private(&path).ctx(|| format!("listen on {}", path.display()))?;
     // Forwarded commands run one after another (as they would on the store lock), though each
     // releases the service lock during long work; the clock override is theirs meanwhile.
-    let commands = Arc::new(Mutex::new(()));
+    let commands: Arc<CommandGate> = Arc::new(Mutex::new(None));
+    let gate = commands.clone();
     std::thread::Builder::new()
         .name("ssefs-remote".into())
         .spawn(move || {
@@ -456,7 +469,7 @@ pub fn serve(store: &Path, service: Arc<Mutex<Service>>, handler: Arc<Handler>) 
             }
         })
         .ctx(|| "start the command socket thread")?;
-    Ok(())
+    Ok(gate)
 }
 
 fn refusal(code: i32, line: String) -> Reply {
@@ -471,7 +484,7 @@ fn refusal(code: i32, line: String) -> Reply {
 fn answer(
     mut stream: UnixStream,
     owner: Owner,
-    commands: &Mutex<()>,
+    commands: &CommandGate,
     service: &Mutex<Service>,
     handler: &Handler,
 ) {
@@ -511,7 +524,7 @@ fn run_request(
     stream: &UnixStream,
     body: Zeroizing<Vec<u8>>,
     caller: u32,
-    commands: &Mutex<()>,
+    commands: &CommandGate,
     service: &Mutex<Service>,
     handler: &Handler,
 ) -> Reply {
@@ -520,16 +533,20 @@ fn run_request(
         Err(e) => return refusal(2, format!("(InvalidArgument) malformed request: {e}")),
     };
     drop(body);
-    let _one_at_a_time = commands.lock();
+    let mut test_now = commands.lock();
     let test_clock = service.lock().store().config().test_clock();
     if test_clock {
         clock::set_override(request.now);
     }
+    *test_now = request.now.filter(|_| test_clock);
     let ignored_clock = !test_clock && request.now.is_some();
     let alive = heartbeat(stream);
     FORWARDED_CALLER.store(i64::from(caller), Ordering::Relaxed);
     let mut reply = handler(service, request);
     FORWARDED_CALLER.store(-1, Ordering::Relaxed);
+    // Rotations the command's clock has made due (it may have moved SSEFS_NOW, or set a
+    // policy) happen before the reply leaves, on that clock: the reliable trigger in a mount.
+    service.lock().run_due_rotations();
     alive.stop();
     // Key changes take effect on open disks at once.
     service.lock().refresh_open_volumes();

@@ -205,6 +205,7 @@ pub fn check(root: &Path) -> Report {
                     }
                 }
             }
+            check_key_lifetime(&kdir.join("key.json"), &key, &mut r);
             leftovers(&kdir, &mut r);
             keys.push(key);
         }
@@ -252,6 +253,11 @@ pub fn check(root: &Path) -> Report {
         r.sets += 1;
         if let Err(e) = key_state(&des.active_key.key_url) {
             r.problem(&path, format!("active key: {e}"));
+        } else if let Some(why) = cannot_wrap(&vaults, &des.active_key.key_url) {
+            r.note(
+                &path,
+                format!("new disks and snapshots of this set are refused until its key is rotated: {why}"),
+            );
         }
         if !des.previous_keys.is_empty() {
             r.note(
@@ -339,6 +345,50 @@ pub fn check(root: &Path) -> Report {
     }
     check_dek_sharing(&protectors, &mut r);
     r
+}
+
+/// A key's dates and rotation policy: an expiry not after the activation, or a policy Key
+/// Vault would refuse, is a problem (neither can be set through ssefs).
+fn check_key_lifetime(path: &Path, key: &KeyRecord, r: &mut Report) {
+    for v in &key.versions {
+        if let (Some(nbf), Some(exp)) = (v.not_before, v.expires)
+            && exp <= nbf
+        {
+            r.problem(
+                path,
+                format!(
+                    "version {}: expires {} is not after notBefore {}",
+                    v.id,
+                    crate::clock::rfc3339(exp),
+                    crate::clock::rfc3339(nbf)
+                ),
+            );
+        }
+    }
+    if let Some(p) = &key.rotation_policy
+        && let Err(e) = crate::vault::rotation_policy::validate(
+            p.lifetime_actions.clone(),
+            p.expiry_time.clone(),
+        )
+    {
+        r.problem(path, format!("rotation policy: {e}"));
+    }
+}
+
+/// Why the key version `url` cannot wrap now (expired or not yet valid), from the records.
+fn cannot_wrap(vaults: &[(VaultRecord, Vec<KeyRecord>)], url: &str) -> Option<String> {
+    let u = KeyUrl::parse(url).ok()?;
+    let version = u.version.as_deref()?;
+    let v = vaults
+        .iter()
+        .filter(|(v, _)| v.name.eq_ignore_ascii_case(&u.vault))
+        .flat_map(|(_, keys)| keys)
+        .filter(|k| k.name.eq_ignore_ascii_case(&u.key))
+        .flat_map(|k| &k.versions)
+        .find(|v| v.id.eq_ignore_ascii_case(version))?;
+    crate::vault::check_can_wrap(url, v, crate::clock::now_secs())
+        .err()
+        .map(|e| e.to_string())
 }
 
 /// A DEK (by check value) must be wrapped under one protector only: the platform key, or one

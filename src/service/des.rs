@@ -151,6 +151,12 @@ impl Service {
                 why: "a disabled key version cannot be made a set's active key".into(),
             });
         }
+        // A set's active key must be able to wrap (new disks, re-wraps after a rotation).
+        crate::vault::check_can_wrap(
+            &KeyUrl::format(&vault.name, &key.name, &version.id),
+            version,
+            clock::now_secs(),
+        )?;
         Ok(KeyRef {
             key_url: KeyUrl::format(&vault.name, &key.name, &version.id),
             source_vault_id: Vaults::vault_id(&vault),

@@ -7,7 +7,7 @@ use super::{Service, group_matches, normalise_location, views};
 use crate::crypto::KeyPair;
 use crate::error::{Error, Result};
 use crate::ids::{self, Kind};
-use crate::vault::{NewVault, Vaults, VersionSelector};
+use crate::vault::{NewVault, Vaults, VersionDates, VersionSelector};
 
 /// `keyvault create` arguments.
 #[derive(Debug, Clone)]
@@ -183,6 +183,11 @@ impl Service {
 
     /// `keyvault key create` and `keyvault key import`; then auto-rotating sets move on.
     pub fn key_create(&self, args: &KeyArgs) -> Result<Value> {
+        self.key_create_dated(args, VersionDates::default())
+    }
+
+    /// [`Service::key_create`] with `--expires` and `--not-before` for the new version.
+    pub fn key_create_dated(&self, args: &KeyArgs, dates: VersionDates) -> Result<Value> {
         let import = match &args.pem {
             Some(pem) => Some(
                 KeyPair::from_pem(&pem.text)
@@ -197,6 +202,7 @@ impl Service {
             args.size,
             &args.protection,
             import,
+            dates,
             &self.user(),
         )?;
         self.after_new_version(&args.vault, &rec.name);
@@ -257,13 +263,26 @@ impl Service {
         ))
     }
 
-    /// `keyvault key set-attributes --enabled [--version]` (no version: the latest, as in az).
+    /// Enables or disables versions (`/.control`'s `enabled` file).
     pub fn key_set_enabled(
         &self,
         vault: &str,
         key: &str,
         version: VersionSelector,
         enabled: bool,
+    ) -> Result<Value> {
+        self.key_set_attributes(vault, key, version, Some(enabled), VersionDates::default())
+    }
+
+    /// `keyvault key set-attributes [--enabled] [--expires] [--not-before] [--version]` (no
+    /// version: the latest, as in az).
+    pub fn key_set_attributes(
+        &self,
+        vault: &str,
+        key: &str,
+        version: VersionSelector,
+        enabled: Option<bool>,
+        dates: VersionDates,
     ) -> Result<Value> {
         if let VersionSelector::Exact(v) = &version {
             ids::validate_version(v)?;
@@ -272,9 +291,9 @@ impl Service {
             VersionSelector::Exact(v) => Some(v.clone()),
             _ => None,
         };
-        let rec = self
-            .vaults()
-            .set_enabled(vault, key, version, enabled, &self.user())?;
+        let rec =
+            self.vaults()
+                .set_attributes(vault, key, version, enabled, dates, &self.user())?;
         self.key_view(vault, &rec.name, shown.as_deref())
     }
 

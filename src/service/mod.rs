@@ -6,6 +6,7 @@
 //! changes records atomically and returns az-shaped JSON. Nothing here prints.
 //!
 //! - `account.rs`, `keyvault.rs`: account and vault management, on behalf of the signed-in user;
+//! - `key_policy.rs`: key rotation policies, and the rotations they make due;
 //! - `des.rs`: disk encryption sets; `rotation.rs`: re-wrapping DEKs, resumable after a crash;
 //! - `volumes.rs`: disks and snapshots; `dek.rs`: wrapping and unwrapping a resource's DEK;
 //! - `views.rs`: the JSON each resource shows;
@@ -21,6 +22,7 @@ mod entries;
 mod gallery;
 mod groups;
 mod inventory;
+mod key_policy;
 mod keyvault;
 mod moves;
 mod pending;

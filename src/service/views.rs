@@ -8,7 +8,7 @@ use crate::format::{
     VolumeRecord,
 };
 use crate::ids::{KeyUrl, Kind, ResourceId, VAULT_DOMAIN};
-use crate::vault::Vaults;
+use crate::vault::{Vaults, rotation_policy};
 
 const GIB: u64 = 1 << 30;
 
@@ -92,9 +92,9 @@ fn key_attributes(vault: &VaultRecord, v: &KeyVersionRecord) -> Value {
     json!({
         "created": clock::rfc3339(v.created),
         "enabled": v.enabled,
-        "expires": null,
+        "expires": v.expires.map(clock::rfc3339),
         "exportable": false,
-        "notBefore": null,
+        "notBefore": v.not_before.map(clock::rfc3339),
         "recoverableDays": vault.soft_delete_retention_in_days,
         "recoveryLevel": recovery_level(vault),
         "updated": clock::rfc3339(v.updated),
@@ -128,6 +128,42 @@ pub fn key(vault: &VaultRecord, key: &KeyRecord, v: &KeyVersionRecord) -> Value 
         ));
     }
     out
+}
+
+/// `keyvault key rotation-policy show|update`: az's shape (the SDK's `KeyRotationPolicy`:
+/// `expiresIn`, `createdOn`, `updatedOn`, and each action as `{action, timeAfterCreate,
+/// timeBeforeExpiry}`), plus the REST API's `attributes` (`created` and `updated` in Unix
+/// seconds, `expiryTime`). A key without a policy shows Key Vault's default: notify 30 days
+/// before expiry, no dates.
+pub fn rotation_policy(vault: &VaultRecord, key: &KeyRecord) -> Value {
+    let (actions, expiry, created, updated) = match &key.rotation_policy {
+        Some(p) => (
+            p.lifetime_actions.clone(),
+            p.expiry_time.clone(),
+            Some(p.created),
+            Some(p.updated),
+        ),
+        None => (rotation_policy::default_actions(), None, None, None),
+    };
+    json!({
+        "attributes": {
+            "created": created,
+            "expiryTime": expiry,
+            "updated": updated,
+        },
+        "createdOn": created.map(clock::rfc3339),
+        "expiresIn": expiry,
+        "id": crate::vault::policy_id(&vault.name, &key.name),
+        "lifetimeActions": actions
+            .iter()
+            .map(|a| json!({
+                "action": a.action,
+                "timeAfterCreate": a.time_after_create,
+                "timeBeforeExpiry": a.time_before_expiry,
+            }))
+            .collect::<Vec<_>>(),
+        "updatedOn": updated.map(clock::rfc3339),
+    })
 }
 
 /// One entry of `keyvault key list`.

@@ -151,6 +151,20 @@ impl Vaults {
         caller: &Caller,
     ) -> Result<(Vec<u8>, String)> {
         let (vrec, krec, version) = self.usable(url, caller, "wrapKey", "WrapKey")?;
+        // Outside its dates a version wraps nothing, though it still unwraps (as in Key Vault).
+        let shown = KeyUrl::format(&vrec.name, &krec.name, &version.id);
+        if let Err(e) = super::check_can_wrap(&shown, &version, crate::clock::now_secs()) {
+            let outcome = format!("Failed: {e}");
+            self.audit(
+                &vrec.name,
+                "WrapKey",
+                caller,
+                Some(&krec.name),
+                Some(&version.id),
+                &outcome,
+            );
+            return Err(e);
+        }
         // Wrapping needs only the public key, which the record keeps (an HSM key's private
         // half never leaves its token; a software key's PEM is not read for this).
         let wrapped = Self::public_of(&version)?.wrap_key(dek)?;

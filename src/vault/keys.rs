@@ -21,7 +21,8 @@ pub enum KeySource {
 
 impl Vaults {
     /// Creates a key, or a new version of an existing one (as `az keyvault key create` does).
-    /// `import` supplies the key material instead of generating it.
+    /// `import` supplies the key material instead of generating it; `dates` are the new
+    /// version's activation and expiry.
     #[allow(clippy::too_many_arguments)]
     pub fn create_key(
         &self,
@@ -31,9 +32,11 @@ impl Vaults {
         size: Option<usize>,
         protection: &str,
         import: Option<KeyPair>,
+        dates: VersionDates,
         caller: &Caller,
     ) -> Result<KeyRecord> {
         ids::validate_name(Kind::Key, key)?;
+        dates.check()?;
         let (op, perm) = if import.is_some() {
             ("KeyImport", "import")
         } else {
@@ -81,10 +84,11 @@ impl Vaults {
                 KeySource::Generate(bits)
             }
         };
-        self.store_version(&vrec, key, source, Some(hsm), op, caller)
+        self.store_version(&vrec, key, source, Some(hsm), op, caller, dates)
     }
 
-    /// Adds a version (`keyvault key rotate`) of the latest version's size.
+    /// Adds a version (`keyvault key rotate`) of the latest version's size; it expires after
+    /// the rotation policy's `expiryTime`, when the key has one.
     pub fn rotate_key(&self, vault: &str, key: &str, caller: &Caller) -> Result<KeyRecord> {
         let vrec = self.vault(vault)?;
         self.require(&vrec, caller, "rotate", "KeyRotate", Some(key))?;
@@ -97,6 +101,7 @@ impl Vaults {
             None,
             "KeyRotate",
             caller,
+            Self::rotation_dates(&rec),
         )
     }
 
@@ -104,6 +109,7 @@ impl Vaults {
     /// leaves only an unused private key: a 0600 PEM file for a software key, a token object
     /// for an HSM key (`hsm`: `None` keeps the key's protection, `Some` must match an
     /// existing key's).
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn store_version(
         &self,
         vrec: &VaultRecord,
@@ -112,6 +118,7 @@ impl Vaults {
         hsm: Option<bool>,
         op: &str,
         caller: &Caller,
+        dates: VersionDates,
     ) -> Result<KeyRecord> {
         let keys_dir = self.vault_dir(&vrec.name)?.join("keys");
         let existing = fsio::find_entry(&keys_dir, key)?;
@@ -136,6 +143,7 @@ impl Vaults {
                 protection: if hsm == Some(true) { "hsm" } else { "software" }.into(),
                 deleted: None,
                 versions: Vec::new(),
+                rotation_policy: None,
             },
         };
         let in_token = rec.protection == "hsm";
@@ -180,6 +188,8 @@ impl Vaults {
             n: Base64UrlUnpadded::encode_string(&n),
             e: Base64UrlUnpadded::encode_string(&e),
             hsm: token,
+            expires: dates.expires,
+            not_before: dates.not_before,
         });
         self.save_key(&vrec.name, &rec)?;
         if existing.is_none() {
@@ -230,9 +240,45 @@ impl Vaults {
         enabled: bool,
         caller: &Caller,
     ) -> Result<KeyRecord> {
+        self.set_attributes(
+            vault,
+            key,
+            which,
+            Some(enabled),
+            VersionDates::default(),
+            caller,
+        )
+    }
+
+    /// `key set-attributes`: `enabled` and the dates of the selected versions (`None`:
+    /// unchanged), in one record write. Audited as `KeyEnable`/`KeyDisable` and, for dates,
+    /// `KeyUpdate`, once per version.
+    pub fn set_attributes(
+        &self,
+        vault: &str,
+        key: &str,
+        which: VersionSelector,
+        enabled: Option<bool>,
+        dates: VersionDates,
+        caller: &Caller,
+    ) -> Result<KeyRecord> {
         let vrec = self.vault(vault)?;
-        let op = if enabled { "KeyEnable" } else { "KeyDisable" };
-        self.require(&vrec, caller, "update", op, Some(key))?;
+        let mut ops = Vec::new();
+        match enabled {
+            Some(true) => ops.push("KeyEnable"),
+            Some(false) => ops.push("KeyDisable"),
+            None => {}
+        }
+        if dates != VersionDates::default() {
+            ops.push("KeyUpdate");
+        }
+        self.require(
+            &vrec,
+            caller,
+            "update",
+            ops.first().copied().unwrap_or("KeyUpdate"),
+            Some(key),
+        )?;
         let mut rec = self.key(vault, key)?;
         let now = clock::now_secs();
         let latest = rec
@@ -248,7 +294,16 @@ impl Vaults {
                 VersionSelector::Exact(id) => v.id.eq_ignore_ascii_case(id),
             };
             if hit {
-                v.enabled = enabled;
+                if let Some(enabled) = enabled {
+                    v.enabled = enabled;
+                }
+                let merged = VersionDates {
+                    expires: dates.expires.or(v.expires),
+                    not_before: dates.not_before.or(v.not_before),
+                };
+                merged.check()?;
+                v.expires = merged.expires;
+                v.not_before = merged.not_before;
                 v.updated = now;
                 touched.push(v.id.clone());
             }
@@ -258,14 +313,16 @@ impl Vaults {
         }
         self.save_key(vault, &rec)?;
         for v in &touched {
-            self.audit(
-                &vrec.name,
-                op,
-                caller,
-                Some(&rec.name),
-                Some(v),
-                "Succeeded",
-            );
+            for op in &ops {
+                self.audit(
+                    &vrec.name,
+                    op,
+                    caller,
+                    Some(&rec.name),
+                    Some(v),
+                    "Succeeded",
+                );
+            }
         }
         Ok(rec)
     }

@@ -20,8 +20,10 @@
 //! - `access.rs`: access policies, permission words, the check behind every operation;
 //! - `deletion.rs`: soft delete, recover and purge, and the purge-protection rule;
 //! - `crypto_ops.rs`: get, wrap and unwrap for the disk service, and the key-state checks;
-//! - `audit.rs`: the audit log;
-//! - `backup.rs`: key backup and restore, sealed under the vault directory's backup key.
+//! - `backup.rs`: key backup and restore, sealed under the vault directory's backup key;
+//! - `lifetime.rs`: versions' activation and expiry dates, rotation policies, due rotations;
+//! - `rotation_policy.rs`: the policy's shape and Key Vault's rules for it;
+//! - `audit.rs`: the audit log.
 
 use std::path::PathBuf;
 
@@ -102,10 +104,13 @@ mod backup;
 mod crypto_ops;
 mod deletion;
 mod keys;
+mod lifetime;
 mod records;
+pub mod rotation_policy;
 
 pub use access::{canonical_permissions, validate_object_id};
 pub use backup::BACKUP_KEY_FILE;
+pub use lifetime::{VAULT_SERVICE_OBJECT_ID, VersionDates, check_can_wrap, policy_id};
 
 impl Vaults {
     /// The vaults under `dir` (the setting `vault.dir`, else `STORE/vaults`), with the store's
