@@ -264,6 +264,7 @@ impl DateArgs {
         let dates = VersionDates {
             expires: one("--expires", &self.expires)?,
             not_before: one("--not-before", &self.not_before)?,
+            expires_after: None,
         };
         dates.check()?;
         Ok(dates)

@@ -188,7 +188,9 @@ impl Vaults {
             n: Base64UrlUnpadded::encode_string(&n),
             e: Base64UrlUnpadded::encode_string(&e),
             hsm: token,
-            expires: dates.expires,
+            expires: dates
+                .expires
+                .or(dates.expires_after.map(|d| now.saturating_add(d))),
             not_before: dates.not_before,
         });
         self.save_key(&vrec.name, &rec)?;
@@ -300,6 +302,7 @@ impl Vaults {
                 let merged = VersionDates {
                     expires: dates.expires.or(v.expires),
                     not_before: dates.not_before.or(v.not_before),
+                    expires_after: None,
                 };
                 merged.check()?;
                 v.expires = merged.expires;

@@ -22,6 +22,10 @@ pub struct VersionDates {
     pub expires: Option<i64>,
     /// Unix seconds before which the version wraps nothing.
     pub not_before: Option<i64>,
+    /// Seconds after the version's creation when it expires (a rotation policy's
+    /// `expiryTime`): counted from the creation time the record gets, not from an earlier
+    /// clock reading, so that `expires - created` is exactly the policy's duration.
+    pub expires_after: Option<i64>,
 }
 
 impl VersionDates {
@@ -166,6 +170,9 @@ impl Vaults {
         let mut rotated = Vec::new();
         let vaults = match self.all_vaults() {
             Ok(v) => v,
+            // An unreachable vault directory is reported by whatever needs a key (and by
+            // `check`); nothing is due while it is away.
+            Err(crate::error::Error::KeysUnreachable { .. }) => return rotated,
             Err(e) => {
                 crate::log::warn(&format!("automatic key rotation skipped: {e}"));
                 return rotated;
@@ -211,8 +218,9 @@ impl Vaults {
         };
         let now = clock::now_secs();
         let dates = VersionDates {
-            expires: rotation_policy::rotated_expiry(krec.rotation_policy.as_ref(), now),
-            not_before: None,
+            expires_after: rotation_policy::rotated_expiry(krec.rotation_policy.as_ref(), now)
+                .map(|at| at - now),
+            ..VersionDates::default()
         };
         self.store_version(
             vrec,
@@ -228,12 +236,11 @@ impl Vaults {
 
     /// The dates a version made by `keyvault key rotate` gets: the policy's `expiryTime`.
     pub(super) fn rotation_dates(rec: &KeyRecord) -> VersionDates {
+        let now = clock::now_secs();
         VersionDates {
-            expires: rotation_policy::rotated_expiry(
-                rec.rotation_policy.as_ref(),
-                clock::now_secs(),
-            ),
-            not_before: None,
+            expires_after: rotation_policy::rotated_expiry(rec.rotation_policy.as_ref(), now)
+                .map(|at| at - now),
+            ..VersionDates::default()
         }
     }
 }
