@@ -7,7 +7,7 @@
 //!   lock                                  flock(2) target: one writer at a time
 //!   vaults/VAULT/vault.json               VaultRecord: location, retention, policies
 //!   vaults/VAULT/audit.log                one JSON object per line, append-only
-//!   vaults/VAULT/keys/KEY/key.json        KeyRecord: versions and their attributes
+//!   vaults/VAULT/keys/KEY/key.json        KeyRecord: versions, their attributes, rotation policy
 //!   vaults/VAULT/keys/KEY/VERSION.pem     0600  that version's RSA private key (PKCS#8 PEM)
 //!   diskEncryptionSets/NAME.json          DesRecord
 //!   disks/NAME/volume.json                VolumeRecord (kind "disk")

@@ -3,7 +3,8 @@
 # daemon, right after a forwarded command whose SSEFS_NOW passed timeAfterCreate (the reliable
 # trigger) and by the daemon's periodic check on that held test clock; the auto-rotating set
 # moves, its disk is re-wrapped (not re-encrypted) and keeps reading what was written. An
-# expired version refuses new wraps (EKEYEXPIRED in /.control) while its disk still reads.
+# expired version refuses new wraps (EKEYEXPIRED in /.control) while its disk still reads. The
+# README's block for all this runs as pasted.
 . "$(dirname "$0")/lib.sh"
 FDIO="python3 $(dirname "$0")/fdio.py"
 C=$MNT/.control
@@ -93,4 +94,23 @@ unmount_store
 case_ "the store checks clean, and notes the set whose key cannot wrap"
 out=$(ssefs check) || fail "$out"
 echo "$out" | grep -q "note: .*des3.*refused until its key is rotated" || fail "$out"
+
+case_ "the README's rotation-policy block runs as documented after its workflow (strict, az aliased)"
+python3 - "$ROOT/README.md" >"$WORK/blocks.sh" <<'PY'
+import sys
+s = open(sys.argv[1]).read()
+for title in ("## The workflow", "### Rotation policies and expiry"):
+    i = s.index(title)
+    j = s.index("```sh", i) + len("```sh\n")
+    k = s.index("```", j)
+    for line in s[j:k].splitlines():
+        if not (line.startswith("cargo build") or line.startswith("export SSEFS_STORE=")):
+            print(line)
+PY
+grep -q "rotation-policy update" "$WORK/blocks.sh" || fail "rotation-policy block not found in README.md"
+out=$(SSEFS_STRICT=1 SSEFS_STORE="$WORK/store2" bash -c "set -euo pipefail; shopt -s expand_aliases; alias az='$SSEFS'; source '$WORK/blocks.sh'" 2>"$WORK/err") ||
+  fail "the block failed: $(cat "$WORK/err")"
+[ ! -s "$WORK/err" ] || fail "the block printed on stderr: $(cat "$WORK/err")"
+echo "$out" | grep -q '"2027-01-01T00:00:00+00:00"' || fail "no notBefore in: $out"
+echo "$out" | grep -q '"timeAfterCreate": "P30D"' || fail "no policy in: $out"
 echo "ok"
