@@ -7,7 +7,7 @@
 //!   lock                                  flock(2) target: one writer at a time
 //!   vaults/VAULT/vault.json               VaultRecord: location, retention, policies
 //!   vaults/VAULT/audit.log                one JSON object per line, append-only
-//!   vaults/VAULT/keys/KEY/key.json        KeyRecord: versions and their attributes
+//!   vaults/VAULT/keys/KEY/key.json        KeyRecord: versions, their attributes, rotation policy
 //!   vaults/VAULT/keys/KEY/VERSION.pem     0600  that version's RSA private key (PKCS#8 PEM)
 //!   vaults/backup.key                     0600  the backup key of key backups (crypto::BackupKey)
 //!                                         (vaults/ is the setting vault.dir when it is set)
