@@ -149,6 +149,7 @@ impl Cli {
                     foreground: m.foreground,
                     allow_other: m.allow_other,
                     threads: m.threads,
+                    caching: m.caching,
                     ready_fd: m.ready_fd,
                     debug: self.global.debug,
                 };
@@ -197,6 +198,7 @@ impl Cli {
             foreground: false,
             allow_other: false,
             threads: mount::DEFAULT_THREADS,
+            caching: crate::fs::Caching::None,
             ready_fd: None,
             debug: self.global.debug,
         };

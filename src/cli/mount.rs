@@ -22,6 +22,10 @@ pub struct MountCmd {
     /// more threads than cores keep a deep queue (fio iodepth 16) busy.
     #[arg(long, default_value_t = DEFAULT_THREADS)]
     pub threads: usize,
+    /// Host caching of disk and snapshot files: None (direct I/O, no plaintext in the page
+    /// cache) or ReadOnly (the page cache serves reads, with read-ahead; writes go through).
+    #[arg(long, default_value = "None", value_parser = crate::fs::Caching::parse)]
+    pub caching: crate::fs::Caching,
     /// Internal: the pipe a detached daemon reports readiness on.
     #[arg(long, hide = true)]
     pub ready_fd: Option<i32>,

@@ -48,6 +48,8 @@ pub struct MountArgs {
     pub foreground: bool,
     pub allow_other: bool,
     pub threads: usize,
+    /// Host caching of disk files (`--caching`).
+    pub caching: crate::fs::Caching,
     /// Internal: the pipe on which a detached daemon reports readiness to its parent.
     pub ready_fd: Option<RawFd>,
     pub debug: bool,
@@ -211,6 +213,11 @@ fn spawn_detached(args: &MountArgs) -> Result<()> {
         .arg("--foreground")
         .arg("--threads")
         .arg(args.threads.to_string())
+        .arg("--caching")
+        .arg(match args.caching {
+            crate::fs::Caching::None => "None",
+            crate::fs::Caching::ReadOnly => "ReadOnly",
+        })
         .arg("--ready-fd")
         .arg(write_fd.to_string());
     if args.allow_other {
@@ -350,7 +357,7 @@ fn run(args: &MountArgs, handler: Arc<remote::Handler>, ready: &mut Option<File>
         use std::os::unix::fs::MetadataExt;
         std::fs::metadata(&store).map_or((me, my_group), |m| (m.uid(), m.gid()))
     };
-    let fs = StoreFs::new(service.clone(), uid, gid);
+    let fs = StoreFs::new(service.clone(), uid, gid, args.caching);
     let options = vec![
         fuser::MountOption::FSName(format!("{SOURCE_PREFIX}{}", store.display())),
         fuser::MountOption::Subtype(SUBTYPE.into()),

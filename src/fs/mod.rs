@@ -76,6 +76,32 @@ impl RevocationHookSource {
     }
 }
 
+/// Host caching of disk and snapshot files, as the cloud names a disk's caching mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Caching {
+    /// Direct I/O: no plaintext in the kernel's page cache (the default).
+    #[default]
+    None,
+    /// The page cache holds plaintext for reads (kernel read-ahead, several reads in flight);
+    /// writes go through to the store at once.
+    ReadOnly,
+}
+
+impl Caching {
+    /// `None` or `ReadOnly`, without case; `ReadWrite` is refused (not offered yet).
+    pub fn parse(s: &str) -> Result<Caching, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "none" => Ok(Caching::None),
+            "readonly" => Ok(Caching::ReadOnly),
+            "readwrite" => Err(
+                "ReadWrite caching (the kernel's writeback cache) is not offered yet: use None or ReadOnly"
+                    .into(),
+            ),
+            _ => Err(format!("caching '{s}' is not None or ReadOnly")),
+        }
+    }
+}
+
 /// The mounted store.
 pub struct StoreFs {
     service: Arc<Mutex<Service>>,
@@ -88,6 +114,7 @@ pub struct StoreFs {
     uid: u32,
     gid: u32,
     started: SystemTime,
+    caching: Caching,
 }
 
 fn errno(e: &Error) -> Errno {
@@ -96,7 +123,7 @@ fn errno(e: &Error) -> Errno {
 
 impl StoreFs {
     /// A file system over the service; `uid`/`gid` own every file.
-    pub fn new(service: Arc<Mutex<Service>>, uid: u32, gid: u32) -> Self {
+    pub fn new(service: Arc<Mutex<Service>>, uid: u32, gid: u32, caching: Caching) -> Self {
         StoreFs {
             service,
             inodes: Arc::new(Mutex::new(Inodes {
@@ -110,6 +137,7 @@ impl StoreFs {
             uid,
             gid,
             started: SystemTime::now(),
+            caching,
         }
     }
 
@@ -142,6 +170,10 @@ impl Filesystem for StoreFs {
             ));
         }
         let _ = config.set_max_write(MAX_WRITE);
+        if self.caching == Caching::ReadOnly {
+            // Cached reads: let the kernel read ahead as far as one request carries.
+            let _ = config.set_max_readahead(MAX_WRITE);
+        }
         Ok(())
     }
 
@@ -203,14 +235,22 @@ impl Filesystem for StoreFs {
             ));
             return reply.error(Errno::EACCES);
         }
+        // Direct I/O (caching None, and control files always): no plaintext in the kernel's
+        // page cache, and no double copy. Parallel direct writes: the kernel does not serialise
+        // writes to one file, so several requests are encrypted at once (the volume orders
+        // partial sectors). ReadOnly caching: the page cache serves reads; writes still reach
+        // the store before they return (no writeback cache), and without FOPEN_KEEP_CACHE every
+        // open drops what an earlier one cached. A revoked key drops the cached pages at once
+        // (the revocation hook), before any read could see them.
+        let cached = self.caching == Caching::ReadOnly
+            && matches!(self.object_of(ino.0), Some(Object::Volume(..)));
+        let open_flags = if cached {
+            FopenFlags::empty()
+        } else {
+            FopenFlags::FOPEN_DIRECT_IO | FopenFlags::FOPEN_PARALLEL_DIRECT_WRITES
+        };
         match self.open_ino(ino.0, flags) {
-            // Direct I/O: no plaintext in the kernel's page cache, and no double copy.
-            // Parallel direct writes: the kernel does not serialise writes to one file, so
-            // several requests are encrypted at once (the volume orders partial sectors).
-            Ok(fh) => reply.opened(
-                FileHandle(fh),
-                FopenFlags::FOPEN_DIRECT_IO | FopenFlags::FOPEN_PARALLEL_DIRECT_WRITES,
-            ),
+            Ok(fh) => reply.opened(FileHandle(fh), open_flags),
             Err(e) => reply.error(self.report("open", &self.name_of(ino.0), &e)),
         }
     }
