@@ -70,19 +70,6 @@ fn private_dirs(dirs: &[&Path], uid: u32) -> Result<()> {
     Ok(())
 }
 
-/// A file name for a VM key (`name@group`, lower case): letters, digits and `_ - . @` stay.
-fn file_stem(key: &str) -> String {
-    key.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "_-.@".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
-
 impl DaemonVmHost {
     /// Kills runners a killed daemon left behind, then starts the supervisor; a runner that
     /// exits tells the service (the VM is then stopped).
@@ -133,8 +120,7 @@ impl VmHost for DaemonVmHost {
     }
 
     fn start(&self, key: &str, spec: &LaunchSpec) -> Result<u32> {
-        let stem = file_stem(key);
-        let console = self.runtime.join(format!("{stem}.console"));
+        let console = runner::runtime_file(&self.runtime, key, "console");
         // A fresh console log per run, so a boot log shows this boot.
         let _ = std::fs::remove_file(&console);
         let accel = Accel::parse(&spec.accel)?;
@@ -150,7 +136,7 @@ impl VmHost for DaemonVmHost {
             memory_mib: spec.memory_mib,
             cpus: spec.cpus,
             console_log: console,
-            qmp_socket: self.runtime.join(format!("{stem}.qmp")),
+            qmp_socket: runner::runtime_file(&self.runtime, key, "qmp"),
             template: spec.template.clone(),
             accel,
         };
@@ -169,8 +155,12 @@ impl VmHost for DaemonVmHost {
         self.supervisor.wait_gone(key, limit)
     }
 
+    fn any_running(&self) -> bool {
+        !self.supervisor.running().is_empty()
+    }
+
     fn console_log(&self, key: &str) -> Option<PathBuf> {
-        let path = self.runtime.join(format!("{}.console", file_stem(key)));
+        let path = runner::runtime_file(&self.runtime, key, "console");
         path.exists().then_some(path)
     }
 }

@@ -230,25 +230,34 @@ impl Service {
     /// Who holds a resource: the VM whose record names it (`Attached`, or `Reserved` while
     /// that VM is deallocated), else the mount while a file is open (`Attached`).
     pub(super) fn attachment(&self, rec: &VolumeRecord) -> Option<views::Attachment> {
-        if let Some(vm) = self.holder_of(rec) {
-            let state = if self.power_of(&vm) == "deallocated" {
+        self.attachment_with(rec, self.holder_of(rec).as_ref())
+    }
+
+    /// [`Service::attachment`] with the holding VM already known (a listing reads the VM
+    /// records once, not once per disk).
+    pub(super) fn attachment_with(
+        &self,
+        rec: &VolumeRecord,
+        holder: Option<&crate::format::VmRecord>,
+    ) -> Option<views::Attachment> {
+        if let Some(vm) = holder {
+            let state = if self.power_of(vm) == "deallocated" {
                 "Reserved"
             } else {
                 "Attached"
             };
             return Some(views::Attachment {
-                managed_by: super::vm_views::vm_id(&vm),
+                managed_by: super::vm_views::vm_id(vm),
                 disk_state: state,
             });
         }
-        (self.open.handles(rec.kind.resource_kind(), &rec.reference()) > 0).then(|| {
-            views::Attachment {
-                managed_by: format!(
-                    "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Compute/virtualMachines/{MANAGED_BY_VM}",
-                    rec.subscription_id, rec.resource_group
-                ),
-                disk_state: "Attached",
-            }
+        (self
+            .open
+            .handles(rec.kind.resource_kind(), &rec.reference())
+            > 0)
+        .then(|| views::Attachment {
+            managed_by: mount_vm_id(rec),
+            disk_state: "Attached",
         })
     }
 
@@ -289,12 +298,17 @@ impl Service {
             return Err(Error::Busy(format!(
                 "{} is attached (open in the mount, managed by {}): {what} is not allowed until it is closed",
                 views::volume_id(rec),
-                format_args!(
-                    "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Compute/virtualMachines/{MANAGED_BY_VM}",
-                    rec.subscription_id, rec.resource_group
-                )
+                mount_vm_id(rec)
             )));
         }
         Ok(())
     }
+}
+
+/// The id `managedBy` shows for a file open in the mount, which plays a VM.
+fn mount_vm_id(rec: &VolumeRecord) -> String {
+    format!(
+        "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Compute/virtualMachines/{MANAGED_BY_VM}",
+        rec.subscription_id, rec.resource_group
+    )
 }

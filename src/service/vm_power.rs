@@ -18,7 +18,7 @@ use super::vmhost::{LaunchSpec, SharedVmHost};
 use super::{Service, vms::ULTRA_SKU};
 use crate::clock;
 use crate::error::{Error, IoContext, Result};
-use crate::format::{Kek, PlatformStop, VmRecord};
+use crate::format::{Kek, PlatformStop, VmRecord, VolumeRecord};
 use crate::ids::Kind;
 use crate::log;
 
@@ -91,17 +91,21 @@ impl Service {
             }
             return Ok(());
         }
-        for disk in std::iter::once(&rec.os_disk).chain(&rec.data_disks) {
-            let d = self.vm_disk_record(disk)?;
+        // Each disk is read once: checked here, then named in the runner's command.
+        let disks = std::iter::once(&rec.os_disk)
+            .chain(&rec.data_disks)
+            .map(|d| self.vm_disk_record(d))
+            .collect::<Result<Vec<_>>>()?;
+        for d in &disks {
             if let Some(crate::format::PendingChange::Rekey { .. }) = &d.pending {
                 return Err(Error::Busy(format!(
                     "disk '{}' is being re-encrypted under a new key: start the virtual machine when that has finished",
                     d.name
                 )));
             }
-            self.key_check(&d)?;
+            self.key_check(d)?;
         }
-        let spec = self.launch_spec(&rec, host.mountpoint())?;
+        let spec = self.launch_spec(&rec, &disks, host.mountpoint());
         host.start(&key, &spec)?;
         rec.power_state = "running".into();
         rec.platform_stop = None;
@@ -110,22 +114,22 @@ impl Service {
         Ok(())
     }
 
-    fn launch_spec(&self, rec: &VmRecord, mountpoint: &Path) -> Result<LaunchSpec> {
-        let path = |disk: &crate::format::VmDisk| -> Result<PathBuf> {
-            let d = self.vm_disk_record(disk)?;
-            Ok(mountpoint.join("disks").join(d.reference()))
-        };
+    /// The runner's view of a VM: `disks` are its OS disk then its data disks, in LUN order.
+    fn launch_spec(&self, rec: &VmRecord, disks: &[VolumeRecord], mountpoint: &Path) -> LaunchSpec {
+        let mut paths = disks
+            .iter()
+            .map(|d| mountpoint.join("disks").join(d.reference()));
         let config = self.store.config();
-        Ok(LaunchSpec {
+        LaunchSpec {
             name: rec.name.clone(),
-            os_disk: path(&rec.os_disk)?,
-            data_disks: rec.data_disks.iter().map(path).collect::<Result<_>>()?,
+            os_disk: paths.next().unwrap_or_default(),
+            data_disks: paths.collect(),
             boot: rec.boot.clone(),
             memory_mib: VM_MEMORY_MIB,
             cpus: VM_CPUS,
             template: config.vm_runner(),
             accel: config.vm_accel(),
-        })
+        }
     }
 
     /// Marks a VM stopping or stopped and asks its runner to power off; returns the key to
@@ -175,7 +179,8 @@ impl Service {
     /// stopped at once, with the key and the reason in its instance view; one whose affected
     /// disks are all Ultra keeps running. Called after every change of keys and access.
     pub fn enforce_vm_keys(&self) {
-        let Some(host) = self.vm_host() else {
+        // Runs after every command: read no VM record while no VM runs.
+        let Some(host) = self.vm_host().filter(|h| h.any_running()) else {
             return;
         };
         let vms = match self.all_vms() {
@@ -235,7 +240,7 @@ impl Service {
     /// The running VMs as the mount's `vms/` lists them: `(shown name, reference)`; a name
     /// that several groups use shows as `NAME@GROUP`.
     pub fn running_vm_listing(&self) -> Result<Vec<(String, String)>> {
-        let Some(host) = self.vm_host() else {
+        let Some(host) = self.vm_host().filter(|h| h.any_running()) else {
             return Ok(Vec::new());
         };
         let running: Vec<VmRecord> = self
@@ -284,7 +289,7 @@ impl Service {
     /// Records every running VM as stopped and asks its runner to power off (unmount).
     /// Returns the keys to wait for.
     pub fn vm_power_off_all(&self) -> Vec<String> {
-        let Some(host) = self.vm_host() else {
+        let Some(host) = self.vm_host().filter(|h| h.any_running()) else {
             return Vec::new();
         };
         let mut waiting = Vec::new();

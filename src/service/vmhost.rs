@@ -34,6 +34,8 @@ pub trait VmHost: Send + Sync {
     /// Launches a runner; fails if that VM already runs or the runner cannot start.
     fn start(&self, key: &str, spec: &LaunchSpec) -> Result<u32>;
     fn is_running(&self, key: &str) -> bool;
+    /// Whether any VM runs (so that checks over every VM record can be skipped when none does).
+    fn any_running(&self) -> bool;
     /// Asks the runner to power off and returns at once; it is killed after `grace`.
     fn request_stop(&self, key: &str, grace: Duration);
     /// Waits (at most `limit`) until the runner has exited; true if it has.

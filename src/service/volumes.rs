@@ -642,13 +642,22 @@ impl Service {
             self.read_group(g)?;
         }
         let subscription = &self.store.record().subscription_id;
+        // Which VM holds which disk, read once for the whole listing.
+        let holders = if kind == Kind::Disk {
+            self.disk_holders()?
+        } else {
+            Default::default()
+        };
         Ok(Value::Array(
             self.readable_volumes(kind)?
                 .iter()
                 .filter(|r| {
                     group_matches(group, &r.resource_group) && &r.subscription_id == subscription
                 })
-                .map(|r| views::volume(r, self.attachment(r).as_ref()))
+                .map(|r| {
+                    let holder = holders.get(&views::volume_id(r).to_ascii_lowercase());
+                    views::volume(r, self.attachment_with(r, holder).as_ref())
+                })
                 .collect(),
         ))
     }

@@ -705,11 +705,12 @@ fn signal_group(pid: u32, sig: libc::c_int) -> bool {
     unsafe { libc::kill(-pid, sig) == 0 || libc::kill(pid, sig) == 0 }
 }
 
-/// `DIR/KEY.pid`, the key escaped to a file name: bytes other than ASCII letters, digits, `-`,
-/// `_` and `@` become `%XX` (so no key can make `..`, a hidden file or a temporary).
-fn pid_file(dir: &Path, key: &str) -> PathBuf {
+/// `DIR/KEY.EXT`: a runtime file of VM `key` (pid file, console log, QMP socket), the key
+/// escaped to a file name: bytes other than ASCII letters, digits, `-`, `_` and `@` become
+/// `%XX` (so no key can make `..`, a hidden file or a temporary).
+pub fn runtime_file(dir: &Path, key: &str, ext: &str) -> PathBuf {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let mut name = String::with_capacity(key.len() + 4);
+    let mut name = String::with_capacity(key.len() + ext.len() + 1);
     for b in key.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'@') {
             name.push(char::from(b));
@@ -719,8 +720,13 @@ fn pid_file(dir: &Path, key: &str) -> PathBuf {
             name.push(char::from(HEX[usize::from(b & 0xf)]));
         }
     }
-    name.push_str(".pid");
+    name.push('.');
+    name.push_str(ext);
     dir.join(name)
+}
+
+fn pid_file(dir: &Path, key: &str) -> PathBuf {
+    runtime_file(dir, key, "pid")
 }
 
 /// Writes `PID START_TIME\n` atomically.
