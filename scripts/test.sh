@@ -54,6 +54,19 @@ for t in tests/sh/[0-9]*.sh; do
   record "$t" $?
 done
 
+# The data-path tests again in each host caching mode of the mount (tests/sh/lib.sh passes
+# SSEFS_TEST_CACHING to every mount that does not name its own mode). 95 (power loss, ten
+# minutes) runs once, in the default mode.
+for mode in ReadOnly ReadWrite; do
+  for t in tests/sh/10-dd.sh tests/sh/20-ext4-loop.sh tests/sh/30-qemu-img.sh \
+    tests/sh/40-attach.sh tests/sh/50-crash.sh tests/sh/60-control.sh tests/sh/80-kill.sh \
+    tests/sh/90-full-disk.sh; do
+    echo "== $t (caching $mode)"
+    SSEFS_TEST_CACHING=$mode bash "$t"
+    record "$t (caching $mode)" $?
+  done
+done
+
 # Nothing may be left mounted or attached by a test. Only the suite's own scratch directories
 # count (tests/sh/lib.sh makes them as /tmp/ssefs-test.*; the Rust tests use /tmp/.tmp*):
 # another ssefs mount or loop device on the machine is not ours to judge.

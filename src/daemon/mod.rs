@@ -141,6 +141,13 @@ pub fn mounted_store(mountpoint: &Path) -> Result<Option<PathBuf>> {
 
 /// `ssefs mount`: returns once the mount is ready (or, with `--foreground`, once it ends).
 pub fn mount(args: &MountArgs, handler: Arc<remote::Handler>) -> Result<()> {
+    if args.caching == crate::fs::Caching::ReadWrite && args.threads < 2 {
+        // A flush of the writeback cache made while serving a request (a snapshot through
+        // /.control) is served by another request thread: with one, it would wait forever.
+        return Err(Error::invalid(
+            "--caching ReadWrite needs --threads of at least 2",
+        ));
+    }
     if args.foreground {
         // The readiness pipe is taken over exactly once here; whoever reports on it consumes
         // it, so no later error can write into whatever file reuses the descriptor's number.
@@ -214,10 +221,7 @@ fn spawn_detached(args: &MountArgs) -> Result<()> {
         .arg("--threads")
         .arg(args.threads.to_string())
         .arg("--caching")
-        .arg(match args.caching {
-            crate::fs::Caching::None => "None",
-            crate::fs::Caching::ReadOnly => "ReadOnly",
-        })
+        .arg(args.caching.as_str())
         .arg("--ready-fd")
         .arg(write_fd.to_string());
     if args.allow_other {
@@ -346,6 +350,17 @@ fn run(args: &MountArgs, handler: Arc<remote::Handler>, ready: &mut Option<File>
         &json!({ "pid": std::process::id(), "mountpoint": mountpoint, "started": crate::clock::now_rfc3339() }),
         0o600,
     )?;
+    // ReadWrite caching: every forwarded command first writes the host cache back, so that a
+    // snapshot or copy it makes holds what was written through the mount (see fs::writeback).
+    let writeback = (args.caching == crate::fs::Caching::ReadWrite)
+        .then(|| Arc::new(crate::fs::WritebackFlush::new(mountpoint.clone())));
+    let handler: Arc<remote::Handler> = match writeback.clone() {
+        Some(flush) => Arc::new(move |service: &Mutex<Service>, request: remote::Request| {
+            flush.flush();
+            handler(service, request)
+        }),
+        None => handler,
+    };
     let gate = remote::serve(&store, service.clone(), handler)?;
     schedule::start(Arc::downgrade(&service), gate)?;
 
@@ -357,7 +372,7 @@ fn run(args: &MountArgs, handler: Arc<remote::Handler>, ready: &mut Option<File>
         use std::os::unix::fs::MetadataExt;
         std::fs::metadata(&store).map_or((me, my_group), |m| (m.uid(), m.gid()))
     };
-    let fs = StoreFs::new(service.clone(), uid, gid, args.caching);
+    let fs = StoreFs::new(service.clone(), uid, gid, args.caching).with_writeback(writeback);
     let options = vec![
         fuser::MountOption::FSName(format!("{SOURCE_PREFIX}{}", store.display())),
         fuser::MountOption::Subtype(SUBTYPE.into()),

@@ -128,6 +128,7 @@ impl VmHost for DaemonVmHost {
             name: spec.name.clone(),
             os_disk: spec.os_disk.clone(),
             data_disks: spec.data_disks.clone(),
+            caching: spec.caching.clone(),
             boot: Boot {
                 kernel: spec.boot.kernel.as_ref().map(PathBuf::from),
                 initrd: spec.boot.initrd.as_ref().map(PathBuf::from),

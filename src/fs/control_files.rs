@@ -50,6 +50,10 @@ impl StoreFs {
     ) -> std::result::Result<(), i32> {
         let result = control::parse(node, data).and_then(|cmd| {
             log::info(&format!(".control: {cmd:?}"));
+            // A snapshot must hold what still sits in the writeback cache (caching ReadWrite).
+            if let (control::Command::Snapshot { .. }, Some(flush)) = (&cmd, &self.writeback) {
+                flush.flush();
+            }
             control::apply(cmd, &self.service)
         });
         match result {

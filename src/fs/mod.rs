@@ -29,6 +29,7 @@
 mod control_files;
 mod data;
 mod inodes;
+mod writeback;
 
 use std::collections::HashMap;
 use std::ffi::OsStr;
@@ -49,6 +50,7 @@ use crate::log;
 use crate::service::Service;
 use data::Handle;
 use inodes::{FIRST_DYNAMIC, Inodes, Object, ttl};
+pub use writeback::WritebackFlush;
 
 /// Largest request we ask the kernel for: 1 MiB.
 const MAX_WRITE: u32 = 1 << 20;
@@ -85,19 +87,29 @@ pub enum Caching {
     /// The page cache holds plaintext for reads (kernel read-ahead, several reads in flight);
     /// writes go through to the store at once.
     ReadOnly,
+    /// The kernel's writeback cache as well: writes land in the page cache and reach the store
+    /// in large batches; `fsync`, `close` and every command that reads a disk's data (a
+    /// snapshot, a copy) write them out first.
+    ReadWrite,
 }
 
 impl Caching {
-    /// `None` or `ReadOnly`, without case; `ReadWrite` is refused (not offered yet).
+    /// `None`, `ReadOnly` or `ReadWrite`, without case.
     pub fn parse(s: &str) -> Result<Caching, String> {
         match s.to_ascii_lowercase().as_str() {
             "none" => Ok(Caching::None),
             "readonly" => Ok(Caching::ReadOnly),
-            "readwrite" => Err(
-                "ReadWrite caching (the kernel's writeback cache) is not offered yet: use None or ReadOnly"
-                    .into(),
-            ),
-            _ => Err(format!("caching '{s}' is not None or ReadOnly")),
+            "readwrite" => Ok(Caching::ReadWrite),
+            _ => Err(format!("caching '{s}' is not None, ReadOnly or ReadWrite")),
+        }
+    }
+
+    /// The name az uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Caching::None => "None",
+            Caching::ReadOnly => "ReadOnly",
+            Caching::ReadWrite => "ReadWrite",
         }
     }
 }
@@ -115,6 +127,9 @@ pub struct StoreFs {
     gid: u32,
     started: SystemTime,
     caching: Caching,
+    /// Set with caching ReadWrite: writes the host cache back before a control write that
+    /// snapshots a disk.
+    writeback: Option<Arc<WritebackFlush>>,
 }
 
 fn errno(e: &Error) -> Errno {
@@ -138,7 +153,14 @@ impl StoreFs {
             gid,
             started: SystemTime::now(),
             caching,
+            writeback: None,
         }
+    }
+
+    /// The flusher a ReadWrite mount uses before a snapshot made through `/.control`.
+    pub fn with_writeback(mut self, writeback: Option<Arc<WritebackFlush>>) -> Self {
+        self.writeback = writeback;
+        self
     }
 
     /// What the revocation hook needs from the file system (its inode table), taken before
@@ -163,17 +185,25 @@ impl StoreFs {
 impl Filesystem for StoreFs {
     fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> std::io::Result<()> {
         // O_TRUNC arrives as an open flag (which we ignore: a disk's size is fixed) instead of a
-        // truncate to zero, so `dd of=` and `qemu-img convert -n` just work.
-        if let Err(e) = config.add_capabilities(InitFlags::FUSE_ATOMIC_O_TRUNC) {
-            log::warn(&format!(
-                "kernel lacks capabilities {e:?}; O_TRUNC will be refused"
-            ));
+        // truncate to zero, so `dd of=` and `qemu-img convert -n` just work. Not with the
+        // writeback cache: there the kernel would set its own size to zero on such an open and
+        // trust it from then on; without the flag, O_TRUNC comes as a size-0 setattr without a
+        // file handle, which `setattr` answers with the disk's real size.
+        let wanted = if self.caching == Caching::ReadWrite {
+            InitFlags::FUSE_WRITEBACK_CACHE
+        } else {
+            InitFlags::FUSE_ATOMIC_O_TRUNC
+        };
+        if let Err(e) = config.add_capabilities(wanted) {
+            log::warn(&format!("kernel lacks capabilities {e:?}"));
         }
+        // A large O_DIRECT or AIO request (a loop device with direct I/O, fio with libaio) is
+        // split into several requests in flight at once instead of one after another.
+        let _ = config.add_capabilities(InitFlags::FUSE_ASYNC_DIO);
         let _ = config.set_max_write(MAX_WRITE);
-        if self.caching == Caching::ReadOnly {
-            // Cached reads: let the kernel read ahead as far as one request carries.
-            let _ = config.set_max_readahead(MAX_WRITE);
-        }
+        // Cached reads (the mount's caching, or a VM attachment's): let the kernel read ahead
+        // as far as one request carries.
+        let _ = config.set_max_readahead(MAX_WRITE);
         Ok(())
     }
 
@@ -202,7 +232,7 @@ impl Filesystem for StoreFs {
         _atime: Option<TimeOrNow>,
         _mtime: Option<TimeOrNow>,
         _ctime: Option<SystemTime>,
-        _fh: Option<FileHandle>,
+        fh: Option<FileHandle>,
         _crtime: Option<SystemTime>,
         _chgtime: Option<SystemTime>,
         _bkuptime: Option<SystemTime>,
@@ -210,11 +240,16 @@ impl Filesystem for StoreFs {
         reply: ReplyAttr,
     ) {
         let is_volume = matches!(self.object_of(ino.0), Some(Object::Volume(..)));
+        // With the writeback cache, `open(O_TRUNC)` arrives as this: a size of zero without a
+        // file handle. It is ignored as an atomic O_TRUNC would be (the reply's real size
+        // keeps the kernel's idea of the size right); a truncate by path to zero is then
+        // ignored too (said in the README), while `ftruncate` still gets EPERM.
+        let open_trunc = self.caching == Caching::ReadWrite && size == Some(0) && fh.is_none();
         match self.getattr_ino(ino.0) {
             // A disk's size changes only with `disk update --size-gb`; other attributes are
             // fixed and silently kept (touch, chmod by tools that copy metadata). Control files
             // ignore truncation: each write is a whole command.
-            Ok(attr) if is_volume && size.is_some_and(|s| s != attr.size) => {
+            Ok(attr) if is_volume && !open_trunc && size.is_some_and(|s| s != attr.size) => {
                 let name = self.name_of(ino.0);
                 log::warn(&format!(
                     "{name}: truncate refused: resize with 'disk update --size-gb'"
@@ -242,8 +277,24 @@ impl Filesystem for StoreFs {
         // the store before they return (no writeback cache), and without FOPEN_KEEP_CACHE every
         // open drops what an earlier one cached. A revoked key drops the cached pages at once
         // (the revocation hook), before any read could see them.
-        let cached = self.caching == Caching::ReadOnly
-            && matches!(self.object_of(ino.0), Some(Object::Volume(..)));
+        // ReadWrite adds the writeback cache (asked for at init): writes land in the page cache
+        // and reach the store in batches, before `fsync` or `close` returns. An `O_DIRECT` open
+        // (qemu's `cache=none`, a VM attachment with caching None) is direct in every mode.
+        // A disk attached to a VM follows its attachment's caching instead of the mount's
+        // (qemu opens it accordingly: see vm::runner), except that the writeback cache is
+        // the whole mount's (FUSE asks for it at init), so `ReadWrite` writes back only in a
+        // `ReadWrite` mount and goes through otherwise.
+        let cached = flags.0 & libc::O_DIRECT == 0
+            && match self.object_of(ino.0) {
+                Some(Object::Volume(Kind::Disk, name)) => {
+                    match self.service.lock().attachment_caching(&name) {
+                        Some(attached) => !attached.eq_ignore_ascii_case("None"),
+                        None => self.caching != Caching::None,
+                    }
+                }
+                Some(Object::Volume(..)) => self.caching != Caching::None,
+                _ => false,
+            };
         let open_flags = if cached {
             FopenFlags::empty()
         } else {

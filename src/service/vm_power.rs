@@ -124,6 +124,10 @@ impl Service {
             name: rec.name.clone(),
             os_disk: paths.next().unwrap_or_default(),
             data_disks: paths.collect(),
+            caching: std::iter::once(&rec.os_disk)
+                .chain(&rec.data_disks)
+                .map(|d| d.caching.clone())
+                .collect(),
             boot: rec.boot.clone(),
             memory_mib: VM_MEMORY_MIB,
             cpus: VM_CPUS,

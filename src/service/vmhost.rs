@@ -18,6 +18,8 @@ pub struct LaunchSpec {
     pub os_disk: PathBuf,
     /// The data disks' plaintext files, in LUN order (`{data}`).
     pub data_disks: Vec<PathBuf>,
+    /// Each attachment's host caching, the OS disk's first, then the data disks' in LUN order.
+    pub caching: Vec<String>,
     pub boot: VmBoot,
     pub memory_mib: u32,
     pub cpus: u32,

@@ -227,6 +227,18 @@ impl Service {
         }
     }
 
+    /// The host caching of a disk's attachment to a VM (`None`, `ReadOnly`, `ReadWrite`), or
+    /// `None` when no VM holds it.
+    pub fn attachment_caching(&self, name: &str) -> Option<String> {
+        let rec = self.load_volume(Kind::Disk, name).ok()?;
+        let vm = self.holder_of(&rec)?;
+        let id = super::views::volume_id(&rec);
+        std::iter::once(&vm.os_disk)
+            .chain(&vm.data_disks)
+            .find(|d| d.disk_id.eq_ignore_ascii_case(&id))
+            .map(|d| d.caching.clone())
+    }
+
     /// A disk of a VM, by its id.
     pub(super) fn vm_disk_record(&self, disk: &VmDisk) -> Result<VolumeRecord> {
         self.load_volume_by_ref(Kind::Disk, &disk.disk_id, None)

@@ -59,6 +59,9 @@ pub struct RunnerSpec {
     pub os_disk: PathBuf,
     /// Data disks in LUN order: `{data}` in a template (one argument each).
     pub data_disks: Vec<PathBuf>,
+    /// Each attachment's host caching (`None`, `ReadOnly`, `ReadWrite`), the OS disk's first
+    /// then the data disks' in LUN order; a missing entry means `ReadWrite`.
+    pub caching: Vec<String>,
     pub boot: Boot,
     pub memory_mib: u32,
     pub cpus: u32,
@@ -210,11 +213,13 @@ fn qemu_command_line(spec: &RunnerSpec) -> Result<Vec<String>> {
     ]);
     let disks = std::iter::once((&spec.os_disk, "OS disk"))
         .chain(spec.data_disks.iter().map(|d| (d, "data disk")));
-    for (disk, what) in disks {
+    for (i, (disk, what)) in disks.enumerate() {
+        let caching = spec.caching.get(i).map_or("ReadWrite", String::as_str);
         argv.push("-drive".into());
         argv.push(format!(
-            "file={},format=raw,if=virtio,cache=writeback,aio=threads",
-            escape_commas(utf8(disk, what)?)
+            "file={},format=raw,if=virtio,cache={},aio=threads",
+            escape_commas(utf8(disk, what)?),
+            qemu_cache_mode(caching)
         ));
     }
     // These three are plain strings to qemu, not comma-separated options: no escaping.
@@ -228,6 +233,22 @@ fn qemu_command_line(spec: &RunnerSpec) -> Result<Vec<String>> {
         argv.extend(["-append".into(), append.clone()]);
     }
     Ok(argv)
+}
+
+/// qemu's cache mode for an attachment's host caching. `None` is `cache=none`: qemu opens the
+/// file with `O_DIRECT`, which the mount serves directly whatever its own `--caching`, so no
+/// plaintext of that disk enters the host's page cache. `ReadOnly` is `cache=writethrough`:
+/// reads may be cached, every write is made durable (`O_DSYNC`) before the guest sees it
+/// complete. `ReadWrite` is `cache=writeback`: the host cache may hold writes until the guest
+/// flushes.
+fn qemu_cache_mode(caching: &str) -> &'static str {
+    if caching.eq_ignore_ascii_case("None") {
+        "none"
+    } else if caching.eq_ignore_ascii_case("ReadOnly") {
+        "writethrough"
+    } else {
+        "writeback"
+    }
 }
 
 fn utf8<'a>(path: &'a Path, what: &str) -> Result<&'a str> {
@@ -812,6 +833,7 @@ mod tests {
             name: "vm1".into(),
             os_disk: dir.join("os.img"),
             data_disks: Vec::new(),
+            caching: Vec::new(),
             boot: Boot::default(),
             memory_mib: 64,
             cpus: 1,
@@ -907,6 +929,19 @@ mod tests {
         want.push("-drive".into());
         want.push(drive("/d/lun1"));
         assert_eq!(command_line(&s).expect("line"), want);
+    }
+
+    #[test]
+    fn each_attachment_gets_its_own_qemu_cache_mode() {
+        let mut s = spec(Path::new("/d"), None);
+        s.data_disks = vec!["/d/lun0".into(), "/d/lun1".into()];
+        s.caching = strings(&["ReadWrite", "None", "ReadOnly"]);
+        let argv = command_line(&s).expect("line");
+        let drives: Vec<&String> = argv.iter().filter(|a| a.starts_with("file=")).collect();
+        assert_eq!(drives.len(), 3);
+        assert!(drives[0].contains("/d/os.img,format=raw,if=virtio,cache=writeback,"));
+        assert!(drives[1].contains("/d/lun0,format=raw,if=virtio,cache=none,"));
+        assert!(drives[2].contains("/d/lun1,format=raw,if=virtio,cache=writethrough,"));
     }
 
     #[test]

@@ -43,7 +43,15 @@ case_() { CASE=$((CASE + 1)); echo "  [$CASE] $*"; }
 fail() { echo "FAIL: $*" >&2; exit 1; }
 assert_eq() { [ "$1" = "$2" ] || fail "${3:-values differ}: '$1' != '$2'"; }
 
-mount_store() { ssefs mount "$MNT" "$@"; }
+# mount_store [OPTIONS]: mounts the scratch store at $MNT. SSEFS_TEST_CACHING (set by
+# scripts/test.sh to rerun the data-path tests in every host caching mode) applies unless the
+# test names its own --caching.
+mount_store() {
+  case " $* " in
+    *" --caching "*) ssefs mount "$MNT" "$@" ;;
+    *) ssefs mount "$MNT" ${SSEFS_TEST_CACHING:+--caching "$SSEFS_TEST_CACHING"} "$@" ;;
+  esac
+}
 unmount_store() { ssefs unmount "$MNT"; }
 
 # attach_loop FILE [losetup options]: attaches a loop device, records it for cleanup and sets
