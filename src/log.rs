@@ -1,6 +1,7 @@
 //! Diagnostics on stderr: one line per event, never a secret (callers pass names, ids and
 //! error messages, which by construction hold no key bytes).
 
+use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 static DEBUG: AtomicBool = AtomicBool::new(false);
@@ -12,7 +13,7 @@ pub fn set_debug(on: bool) {
 
 /// A warning that does not fail the operation.
 pub fn warn(msg: &str) {
-    eprintln!("ssefs: warning: {msg}");
+    line("warning: ", msg);
 }
 
 /// Whether `--debug` is on (check it before formatting a line on a hot path).
@@ -23,11 +24,19 @@ pub fn debug_enabled() -> bool {
 /// A line shown only with `--debug`.
 pub fn debug(msg: &str) {
     if DEBUG.load(Ordering::Relaxed) {
-        eprintln!("ssefs: debug: {msg}");
+        line("debug: ", msg);
     }
 }
 
 /// A notable event (mount, unmount), on stderr: the daemon's log when detached.
 pub fn info(msg: &str) {
-    eprintln!("ssefs: {msg}");
+    line("", msg);
+}
+
+/// Writes one line to stderr, ignoring failure: `eprintln!` panics when stderr cannot be
+/// written, and the detached daemon's stderr is `STORE/daemon.log`, on the store's file system,
+/// which may be full; a panic in a request thread would end the mount.
+fn line(kind: &str, msg: &str) {
+    let text = format!("ssefs: {kind}{msg}\n");
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
 }
