@@ -279,6 +279,11 @@ impl Volume {
         Ok(())
     }
 
+    /// Fails with the revocation's errno when I/O is blocked.
+    pub fn check_usable(&self) -> Result<()> {
+        self.with_cipher(|_| Ok(()))
+    }
+
     /// Whether I/O is blocked.
     pub fn is_revoked(&self) -> bool {
         matches!(*self.key.read(), KeyState::Revoked { .. })

@@ -35,11 +35,14 @@ pub(super) enum Object {
     VmDir(String),
 }
 
-/// Stable inode numbers for disks, snapshots and control nodes, for the life of the mount.
+/// Stable inode numbers for disks, snapshots and control nodes, for the life of the mount (a
+/// ReadWrite mount renews a resized volume's: see [`Inodes::assign_volume`]).
 pub(super) struct Inodes {
     pub(super) by_object: HashMap<Object, u64>,
     pub(super) by_ino: HashMap<u64, Object>,
     pub(super) next: u64,
+    /// The size last shown for each volume inode (see [`Inodes::assign_volume`]).
+    pub(super) sizes: HashMap<u64, u64>,
 }
 
 impl Inodes {
@@ -52,6 +55,37 @@ impl Inodes {
         self.by_object.insert(object.clone(), ino);
         self.by_ino.insert(ino, object);
         ino
+    }
+
+    /// The inode of a disk or snapshot of `size` bytes. With the writeback cache the kernel
+    /// trusts its own idea of a regular file's size and ignores ours, so a disk grown with
+    /// `disk update --size-gb` would keep its old size in the mount: `renew_on_resize` gives
+    /// the volume a new inode number when its size changed, and the next lookup (file entries
+    /// are revalidated at every access) makes the kernel drop the old inode for a new one.
+    /// The old number keeps resolving to the volume (resizing is refused while it is open).
+    pub(super) fn assign_volume(
+        &mut self,
+        object: Object,
+        size: u64,
+        renew_on_resize: bool,
+    ) -> u64 {
+        let mut ino = self.assign(object.clone());
+        if renew_on_resize && self.sizes.get(&ino).is_some_and(|&shown| shown != size) {
+            ino = self.next;
+            self.next += 1;
+            self.by_object.insert(object.clone(), ino);
+            self.by_ino.insert(ino, object);
+        }
+        self.sizes.insert(ino, size);
+        ino
+    }
+
+    /// Makes the next [`Inodes::assign_volume`] of this inode's volume renew it, as after a
+    /// resize (the kernel's size for it is wrong).
+    pub(super) fn forget_size(&mut self, ino: u64) {
+        if let Some(size) = self.sizes.get_mut(&ino) {
+            *size = u64::MAX;
+        }
     }
 }
 
@@ -101,10 +135,11 @@ impl StoreFs {
     /// name `NAME` or `NAME@GROUP`, or by reference).
     pub(super) fn volume_attr(&self, kind: Kind, name: &str) -> Result<FileAttr> {
         let rec = self.service.lock().load_volume(kind, name)?;
-        let ino = self
-            .inodes
-            .lock()
-            .assign(Object::Volume(kind, rec.reference()));
+        let ino = self.inodes.lock().assign_volume(
+            Object::Volume(kind, rec.reference()),
+            rec.size_bytes,
+            self.caching == super::Caching::ReadWrite,
+        );
         let perm = if kind == Kind::Snapshot { 0o400 } else { 0o600 };
         Ok(self.attr(ino, FileType::RegularFile, rec.size_bytes, perm))
     }

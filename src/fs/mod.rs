@@ -145,6 +145,7 @@ impl StoreFs {
                 by_object: HashMap::new(),
                 by_ino: HashMap::new(),
                 next: FIRST_DYNAMIC,
+                sizes: HashMap::new(),
             })),
             handles: RwLock::new(HashMap::new()),
             next_fh: AtomicU64::new(1),
@@ -214,7 +215,17 @@ impl Filesystem for StoreFs {
         }
     }
 
-    fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
+    fn getattr(&self, _req: &Request, ino: INodeNo, fh: Option<FileHandle>, reply: ReplyAttr) {
+        // With the writeback cache a write() lands in the page cache without a request to us,
+        // except this getattr on the writer's handle (file attributes never stay valid): a
+        // revoked disk's answer is its revocation errno, so writes fail at once, as reads do.
+        if self.caching == Caching::ReadWrite
+            && let Some(fh) = fh
+            && let Ok((volume, name)) = self.volume_of(fh)
+            && let Err(e) = volume.check_usable()
+        {
+            return reply.error(self.report("write", &name, &e));
+        }
         match self.getattr_ino(ino.0) {
             Ok(attr) => reply.attr(&ttl(&attr), &attr),
             Err(e) => reply.error(errno(&e)),
@@ -329,7 +340,7 @@ impl Filesystem for StoreFs {
     fn write(
         &self,
         req: &Request,
-        _ino: INodeNo,
+        ino: INodeNo,
         fh: FileHandle,
         offset: u64,
         data: &[u8],
@@ -353,7 +364,15 @@ impl Filesystem for StoreFs {
         }
         match self.write_volume(fh, offset, data) {
             Ok(n) => reply.written(n as u32),
-            Err(e) => reply.error(errno(&e)),
+            Err(e) => {
+                if self.caching == Caching::ReadWrite && e.errno() == libc::ENOSPC {
+                    // A write past the end went into the writeback cache, and the kernel,
+                    // which trusts its own size there, now thinks the file grew: the next
+                    // lookup gives the disk a new inode, with its real size.
+                    self.inodes.lock().forget_size(ino.0);
+                }
+                reply.error(errno(&e))
+            }
         }
     }
 
