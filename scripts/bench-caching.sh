@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Host caching side by side (`ssefs mount --caching None` vs `ReadOnly`), release build, root:
+# Host caching side by side (`ssefs mount --caching None`, `ReadOnly`, `ReadWrite`), release build,
+# root:
 #  1. dd bs=1M of a 1 GiB disk: cold read (caches dropped) and write+fsync, two runs each;
 #  2. ext4 on a loop device over a 2 GiB disk: write 128 files of 4 MiB, sync, then read them
 #     back after dropping caches, two runs each.
@@ -30,7 +31,7 @@ dd if=/dev/urandom of="$W/mnt/disks/d" bs=1M count=1024 conv=notrunc,fsync statu
 "$S" unmount "$W/mnt"
 head -c 536870912 /dev/urandom >"$W/src.bin"
 
-for mode in None ReadOnly None ReadOnly; do
+for mode in None ReadOnly ReadWrite None ReadOnly ReadWrite; do
   "$S" mount "$W/mnt" --caching "$mode"
   sync; echo 3 >/proc/sys/vm/drop_caches
   t0=$(date +%s.%N); dd if="$W/mnt/disks/d" of=/dev/null bs=1M status=none; t1=$(date +%s.%N)

@@ -11,6 +11,7 @@ use std::io;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::RwLock;
 use zeroize::Zeroize;
@@ -229,6 +230,9 @@ pub struct Volume {
     /// sectors take it shared (they never read) and reads do not take it at all.
     rmw: RwLock<()>,
     name: String,
+    /// Counts completed writes and discards, so that data read ahead can tell whether it is
+    /// still what the disk holds (see [`Volume::with_unchanged`]).
+    changes: AtomicU64,
 }
 
 impl Volume {
@@ -255,6 +259,7 @@ impl Volume {
             read_only,
             rmw: RwLock::new(()),
             name: name.to_string(),
+            changes: AtomicU64::new(0),
         })
     }
 
@@ -282,6 +287,22 @@ impl Volume {
     /// Fails with the revocation's errno when I/O is blocked.
     pub fn check_usable(&self) -> Result<()> {
         self.with_cipher(|_| Ok(()))
+    }
+
+    /// The count of completed writes and discards: take it before reading ahead.
+    pub fn generation(&self) -> u64 {
+        self.changes.load(Ordering::Acquire)
+    }
+
+    /// A hold on the key, given only if the key is present and nothing was written since
+    /// `generation`: data read ahead at `generation` may be sent while it is held. A revocation
+    /// waits for it as it waits for any request in flight, so no such reply leaves after it.
+    pub fn hold_if_unchanged(&self, generation: u64) -> Option<impl Sized + '_> {
+        let key = self.key.read();
+        if matches!(*key, KeyState::Revoked { .. }) || self.generation() != generation {
+            return None;
+        }
+        Some(key)
     }
 
     /// Whether I/O is blocked.
@@ -383,7 +404,7 @@ impl Volume {
         let len = data.len().min((self.size - offset) as usize);
         let first = offset / SECTOR;
         let end = (offset + len as u64).div_ceil(SECTOR);
-        with_scratch(((end - first) * SECTOR) as usize, |buf| {
+        let written = with_scratch(((end - first) * SECTOR) as usize, |buf| {
             let result = self.write_sectors(data, len, offset, first, end, buf);
             if result.is_err() {
                 // The buffer may hold a decrypted edge sector or the caller's plaintext that
@@ -391,7 +412,10 @@ impl Volume {
                 buf.zeroize();
             }
             result
-        })?;
+        });
+        // Counted even when it failed: part of it may have reached the file.
+        self.changes.fetch_add(1, Ordering::AcqRel);
+        written?;
         Ok(len)
     }
 
@@ -440,6 +464,13 @@ impl Volume {
     /// Discards `[offset, offset + len)`: whole sectors become holes in the backing file,
     /// partial ones are overwritten with zeros. The range reads as zeros afterwards.
     pub fn discard(&self, offset: u64, len: u64) -> Result<()> {
+        let result = self.discard_range(offset, len);
+        self.changes.fetch_add(1, Ordering::AcqRel);
+        result
+    }
+
+    /// The body of [`Volume::discard`].
+    fn discard_range(&self, offset: u64, len: u64) -> Result<()> {
         if self.read_only {
             return Err(self.os_error("discard on read-only snapshot", libc::EROFS));
         }

@@ -8,6 +8,7 @@ use fuser::{FileHandle, OpenAccMode, OpenFlags, ReplyData};
 use zeroize::Zeroize;
 
 use super::StoreFs;
+use super::readahead::ReadAhead;
 use super::inodes::{FIRST_DYNAMIC, Object};
 use crate::control;
 use crate::error::{Error, Result};
@@ -17,11 +18,13 @@ use crate::volume::Volume;
 
 /// An open file.
 pub(super) enum Handle {
-    /// A disk or snapshot: the shared volume.
+    /// A disk or snapshot: the shared volume, and, when served with direct I/O, the
+    /// handle's read-ahead.
     Volume {
         kind: Kind,
         name: String,
         volume: Arc<Volume>,
+        readahead: Option<Arc<ReadAhead>>,
     },
     /// A control file.
     Control(control::Node),
@@ -48,13 +51,33 @@ impl StoreFs {
         }
     }
 
-    pub(super) fn open_ino(&self, ino: u64, flags: OpenFlags) -> Result<u64> {
+    /// The volume of a handle, with its read-ahead.
+    fn volume_for_read(&self, fh: FileHandle) -> Result<(Arc<Volume>, String, Option<Arc<ReadAhead>>)> {
+        match self.handles.read().get(&fh.0) {
+            Some(Handle::Volume {
+                volume,
+                name,
+                readahead,
+                ..
+            }) => Ok((volume.clone(), name.clone(), readahead.clone())),
+            _ => self.volume_of(fh).map(|(volume, name)| (volume, name, None)),
+        }
+    }
+
+    /// Opens a disk, snapshot or control file; `direct` says the kernel will not cache the
+    /// file's pages (then the handle reads ahead itself).
+    pub(super) fn open_ino(&self, ino: u64, flags: OpenFlags, direct: bool) -> Result<u64> {
         let write = flags.acc_mode() != OpenAccMode::O_RDONLY;
         let read = flags.acc_mode() != OpenAccMode::O_WRONLY;
         let handle = match self.object_of(ino) {
             Some(Object::Volume(kind, name)) => {
                 let volume = self.service.lock().open_volume(kind, &name, write)?;
-                Handle::Volume { kind, name, volume }
+                Handle::Volume {
+                    kind,
+                    name,
+                    volume,
+                    readahead: direct.then(Arc::default),
+                }
             }
             Some(Object::VmDir(_)) => {
                 return Err(Error::io(
@@ -93,12 +116,21 @@ impl StoreFs {
     /// Reads a disk or snapshot into this thread's buffer and replies with the bytes; the
     /// buffer is wiped afterwards so plaintext does not linger in the daemon's memory.
     pub(super) fn read_volume(&self, fh: FileHandle, offset: u64, size: u32, reply: ReplyData) {
-        let (volume, name) = match self.volume_of(fh) {
+        let (volume, name, readahead) = match self.volume_for_read(fh) {
             Ok(v) => v,
             Err(e) => return reply.error(super::errno(&e)),
         };
         if log::debug_enabled() {
             log::debug(&format!("{name}: read {size} at {offset}"));
+        }
+        if let Some(readahead) = &readahead
+            && let Some(ahead) = readahead.take(offset, size)
+            && let Some(hold) = volume.hold_if_unchanged(ahead.generation)
+        {
+            reply.data(ahead.bytes());
+            drop(hold);
+            readahead.after_read(&volume, offset, size);
+            return;
         }
         READ_BUFFER.with(|cell| {
             let mut fresh = Vec::new();
@@ -113,7 +145,12 @@ impl StoreFs {
             }
             let buf = &mut buf[..size as usize];
             match volume.read_at(buf, offset) {
-                Ok(n) => reply.data(&buf[..n]),
+                Ok(n) => {
+                    reply.data(&buf[..n]);
+                    if let Some(readahead) = &readahead {
+                        readahead.after_read(&volume, offset, size);
+                    }
+                }
                 Err(e) => reply.error(self.report(&format!("read at {offset}"), &name, &e)),
             }
             buf.zeroize();
@@ -180,7 +217,10 @@ impl StoreFs {
     /// Closes a handle: a disk is flushed, and its last close drops the volume and its DEK.
     pub(super) fn release_handle(&self, fh: FileHandle) {
         let handle = self.handles.write().remove(&fh.0);
-        if let Some(Handle::Volume { kind, name, volume }) = handle {
+        if let Some(Handle::Volume {
+            kind, name, volume, ..
+        }) = handle
+        {
             if let Err(e) = volume.sync() {
                 log::warn(&format!("{name}: sync on close: {e}"));
             }

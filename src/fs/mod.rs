@@ -29,6 +29,7 @@
 mod control_files;
 mod data;
 mod inodes;
+mod readahead;
 mod writeback;
 
 use std::collections::HashMap;
@@ -311,7 +312,7 @@ impl Filesystem for StoreFs {
         } else {
             FopenFlags::FOPEN_DIRECT_IO | FopenFlags::FOPEN_PARALLEL_DIRECT_WRITES
         };
-        match self.open_ino(ino.0, flags) {
+        match self.open_ino(ino.0, flags, !cached) {
             Ok(fh) => reply.opened(FileHandle(fh), open_flags),
             Err(e) => reply.error(self.report("open", &self.name_of(ino.0), &e)),
         }
