@@ -164,7 +164,33 @@ pub fn mount(args: &MountArgs, handler: Arc<remote::Handler>) -> Result<()> {
         }
         result
     } else {
-        spawn_detached(args)
+        spawn_detached(args)?;
+        // The detached daemon's own line is in its log; `--debug` shows it to the caller too.
+        log::debug(&transport());
+        Ok(())
+    }
+}
+
+/// The kernel's switch for FUSE over io_uring (`CONFIG_FUSE_IO_URING`; root writes Y or N).
+const ENABLE_URING: &str = "/sys/module/fuse/parameters/enable_uring";
+
+/// One line saying which FUSE transport serves the mount, for the daemon log and `--debug`.
+/// fuser serves /dev/fuse only, so io_uring is never in use; the line says why, from the
+/// kernel's switch (the README's "FUSE over io_uring" has the measurements behind this).
+fn transport() -> String {
+    transport_line(std::fs::read_to_string(ENABLE_URING).ok().as_deref())
+}
+
+/// [`transport`] for a given content of the kernel's switch (`None`: no such parameter).
+fn transport_line(enable_uring: Option<&str>) -> String {
+    match enable_uring.map(str::trim) {
+        None => "transport: /dev/fuse (this kernel has no FUSE over io_uring)".into(),
+        Some("Y") => "transport: /dev/fuse (io_uring enabled in the kernel: enable_uring=Y, \
+                      but ssefs serves /dev/fuse only; see the README, FUSE over io_uring)"
+            .into(),
+        Some(v) => {
+            format!("transport: /dev/fuse (io_uring disabled in the kernel: enable_uring={v})")
+        }
     }
 }
 
@@ -419,6 +445,7 @@ fn run(args: &MountArgs, handler: Arc<remote::Handler>, ready: &mut Option<File>
         store.display(),
         mountpoint.display()
     ));
+    log::info(&transport());
     report_ready(ready, "ready");
 
     let served = session.run();
@@ -573,6 +600,18 @@ mod tests {
         use std::os::fd::AsRawFd;
         assert!(ready_pipe(file.as_raw_fd()).is_err());
         assert!(ready_pipe(-1).is_err());
+    }
+
+    #[test]
+    fn the_transport_line_names_the_kernel_switch() {
+        assert_eq!(
+            transport_line(Some("N\n")),
+            "transport: /dev/fuse (io_uring disabled in the kernel: enable_uring=N)"
+        );
+        assert!(
+            transport_line(Some("Y\n")).contains("enable_uring=Y, but ssefs serves /dev/fuse only")
+        );
+        assert!(transport_line(None).contains("no FUSE over io_uring"));
     }
 
     #[test]
