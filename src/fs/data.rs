@@ -8,8 +8,8 @@ use fuser::{FileHandle, OpenAccMode, OpenFlags, ReplyData};
 use zeroize::Zeroize;
 
 use super::StoreFs;
-use super::readahead::ReadAhead;
 use super::inodes::{FIRST_DYNAMIC, Object};
+use super::readahead::ReadAhead;
 use crate::control;
 use crate::error::{Error, Result};
 use crate::ids::Kind;
@@ -52,7 +52,10 @@ impl StoreFs {
     }
 
     /// The volume of a handle, with its read-ahead.
-    fn volume_for_read(&self, fh: FileHandle) -> Result<(Arc<Volume>, String, Option<Arc<ReadAhead>>)> {
+    fn volume_for_read(
+        &self,
+        fh: FileHandle,
+    ) -> Result<(Arc<Volume>, String, Option<Arc<ReadAhead>>)> {
         match self.handles.read().get(&fh.0) {
             Some(Handle::Volume {
                 volume,
@@ -60,7 +63,9 @@ impl StoreFs {
                 readahead,
                 ..
             }) => Ok((volume.clone(), name.clone(), readahead.clone())),
-            _ => self.volume_of(fh).map(|(volume, name)| (volume, name, None)),
+            _ => self
+                .volume_of(fh)
+                .map(|(volume, name)| (volume, name, None)),
         }
     }
 
@@ -127,9 +132,11 @@ impl StoreFs {
             && let Some(ahead) = readahead.take(offset, size)
             && let Some(hold) = volume.hold_if_unchanged(ahead.generation)
         {
+            // The next range is queued before this reply leaves, so the worker reads it
+            // while the reply travels.
+            readahead.after_read(&volume, &name, offset, size);
             reply.data(ahead.bytes());
             drop(hold);
-            readahead.after_read(&volume, offset, size);
             return;
         }
         READ_BUFFER.with(|cell| {
@@ -146,10 +153,10 @@ impl StoreFs {
             let buf = &mut buf[..size as usize];
             match volume.read_at(buf, offset) {
                 Ok(n) => {
-                    reply.data(&buf[..n]);
                     if let Some(readahead) = &readahead {
-                        readahead.after_read(&volume, offset, size);
+                        readahead.after_read(&volume, &name, offset, size);
                     }
+                    reply.data(&buf[..n]);
                 }
                 Err(e) => reply.error(self.report(&format!("read at {offset}"), &name, &e)),
             }

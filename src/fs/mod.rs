@@ -3,8 +3,9 @@
 //! handler can panic: every failure is an errno and one log line naming the disk.
 //!
 //! Files: `inodes.rs` (the inode table, attributes, lookups, listings), `data.rs` (open
-//! handles and the data path), `control_files.rs` (the control files' attributes, reads and
-//! writes); this file holds the file system's state and its `Filesystem` handlers.
+//! handles and the data path), `readahead.rs` (read-ahead for direct handles), `writeback.rs`
+//! (writing the writeback cache back), `control_files.rs` (the control files' attributes,
+//! reads and writes); this file holds the file system's state and its `Filesystem` handlers.
 //!
 //! ```text
 //! MOUNT/disks/NAME        read-write plaintext of each disk (size fixed, O_TRUNC ignored)
@@ -17,8 +18,13 @@
 //! is not trusted, every open and every control write checks the caller's uid itself: only
 //! root and the store's owner are served, even with `--allow-other`.
 //!
-//! Revocation and the page cache: files are served with direct I/O, but a `MAP_PRIVATE`
-//! mapping still reads through the kernel's page cache. When a key becomes unusable, the
+//! Host caching (`Caching`): direct I/O by default (with our own read-ahead, `readahead.rs`);
+//! `ReadOnly` lets the page cache serve reads; `ReadWrite` adds the kernel's writeback cache,
+//! written back before any command reads a disk's data (`writeback.rs`). A disk attached to a
+//! VM follows its attachment's caching, and an `O_DIRECT` open is always direct.
+//!
+//! Revocation and the page cache: even direct files are read through the kernel's page cache
+//! by a `MAP_PRIVATE` mapping, and cached modes keep pages there. When a key becomes unusable, the
 //! service revokes the open volume first (every later read fails), then the hook installed by
 //! [`StoreFs::revocation_hook_source`] asks the kernel to drop the inode's cached pages
 //! (`FUSE_NOTIFY_INVAL_INODE`), so a mapped page faults again and its read is refused.

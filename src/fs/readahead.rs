@@ -1,9 +1,9 @@
 //! Read-ahead for files served with direct I/O (caching `None`). The kernel sends a direct
 //! read only when the program asks for it, so a sequential reader (`dd`, `cp`, `qemu-img`)
 //! keeps one request in flight: each waits for the backing read and the decryption of its
-//! own range. When a handle's reads follow each other, the next range of the same length is
-//! read and decrypted on a worker thread while the current reply travels to the program; the
-//! next request then takes it.
+//! own range. Once a handle's reads follow each other, the next MiB is read and decrypted on
+//! a worker thread while the current reply travels to the program; the next requests are
+//! served from it.
 //!
 //! What keeps the promises: data read ahead is sent only if the disk's key is still present
 //! and no write or discard completed since it was read ([`Volume::hold_if_unchanged`], held
@@ -21,15 +21,19 @@ use zeroize::Zeroizing;
 use crate::log;
 use crate::volume::Volume;
 
-/// Requests shorter than this are not worth reading ahead (random 4 KiB I/O).
-const MIN_LENGTH: u32 = 128 << 10;
-/// The most read-ahead buffers alive at once, over all handles (1 MiB each at most).
+/// A reader is sequential once this much was read in a row (random 4 KiB I/O never is).
+const MIN_RUN: u64 = 128 << 10;
+/// How much is read ahead at a time: the largest request the kernel sends. A program's read
+/// may arrive split in two (up to a page boundary of its buffer, then the rest), so the window
+/// is fixed rather than the last request's length, and serves every request inside it.
+const WINDOW: u32 = 1 << 20;
+/// The most read-ahead buffers alive at once, over all handles.
 const MAX_BUFFERS: usize = 16;
 
 static BUFFERS: AtomicUsize = AtomicUsize::new(0);
 
 /// Plaintext read ahead, wiped on drop; counts against [`MAX_BUFFERS`] while it lives.
-struct Buffer(Zeroizing<Vec<u8>>);
+pub(super) struct Buffer(Zeroizing<Vec<u8>>);
 
 impl Drop for Buffer {
     fn drop(&mut self) {
@@ -37,35 +41,34 @@ impl Drop for Buffer {
     }
 }
 
-/// Where a worker leaves the result of one read-ahead.
+/// Where the worker leaves the result of one read-ahead.
 #[derive(Default)]
 struct Slot {
     /// `None` while reading; then the data, or `Err` when the read failed.
-    done: Mutex<Option<Result<Buffer, ()>>>,
+    done: Mutex<Option<Result<Arc<Buffer>, ()>>>,
     ready: Condvar,
 }
 
 impl Slot {
-    fn finish(&self, result: Result<Buffer, ()>) {
+    fn finish(&self, result: Result<Arc<Buffer>, ()>) {
         *self.done.lock() = Some(result);
         self.ready.notify_all();
     }
 
-    fn wait(&self) -> Result<Buffer, ()> {
+    fn wait(&self) -> Result<Arc<Buffer>, ()> {
         let mut done = self.done.lock();
         loop {
-            if let Some(result) = done.take() {
-                return result;
+            if let Some(result) = done.as_ref() {
+                return result.clone();
             }
             self.ready.wait(&mut done);
         }
     }
 }
 
-/// A read-ahead started for `[offset, offset + len)` when the disk was at `generation`.
-struct Pending {
+/// A read-ahead of `[offset, offset + WINDOW)` started when the disk was at `generation`.
+struct Window {
     offset: u64,
-    len: u32,
     generation: u64,
     slot: Arc<Slot>,
 }
@@ -80,46 +83,72 @@ pub(super) struct ReadAhead {
 struct State {
     /// Where the last read ended: a read starting there is sequential.
     next: u64,
-    pending: Option<Pending>,
+    /// Bytes read in a row so far.
+    run: u64,
+    window: Option<Window>,
 }
 
-/// Data read ahead that may answer a request.
+/// Data read ahead that answers a request: `len` bytes at `start` of the buffer.
 pub(super) struct Ahead {
     pub(super) generation: u64,
-    buffer: Buffer,
+    buffer: Arc<Buffer>,
+    start: usize,
+    len: usize,
 }
 
 impl Ahead {
     pub(super) fn bytes(&self) -> &[u8] {
-        &self.buffer.0
+        &self.buffer.0[self.start..self.start + self.len]
     }
 }
 
 impl ReadAhead {
-    /// The data read ahead for exactly `[offset, offset + len)`, waiting for it if the worker
-    /// is still reading; `None` if there is none (anything else read ahead is dropped).
+    /// The data read ahead for `[offset, offset + len)`, waiting for it if the worker is still
+    /// reading; `None` if the window does not hold the whole range (a window the reader left
+    /// is dropped).
     pub(super) fn take(&self, offset: u64, len: u32) -> Option<Ahead> {
-        let pending = self.state.lock().pending.take()?;
-        if pending.offset != offset || pending.len != len {
-            return None;
-        }
-        let buffer = pending.slot.wait().ok()?;
+        let (window_offset, generation, slot) = {
+            let mut state = self.state.lock();
+            let window = state.window.as_ref()?;
+            let inside = offset >= window.offset
+                && offset + u64::from(len) <= window.offset + u64::from(WINDOW);
+            if !inside {
+                state.window = None;
+                return None;
+            }
+            (window.offset, window.generation, window.slot.clone())
+        };
+        let buffer = slot.wait().ok()?;
+        let start = (offset - window_offset) as usize;
+        // Short only at the end of the disk: serve what the disk has there.
+        let len = (len as usize).min(buffer.0.len().saturating_sub(start));
         Some(Ahead {
-            generation: pending.generation,
+            generation,
             buffer,
+            start,
+            len,
         })
     }
 
-    /// Notes a read of `[offset, offset + len)` served; if it followed the previous one, reads
-    /// the next range of the same length ahead.
-    pub(super) fn after_read(&self, volume: &Arc<Volume>, offset: u64, len: u32) {
+    /// Notes a read of `[offset, offset + len)`; once the reader is sequential and has used up
+    /// the current window, reads the next one ahead.
+    pub(super) fn after_read(&self, volume: &Arc<Volume>, name: &str, offset: u64, len: u32) {
         let next = offset + u64::from(len);
         let mut state = self.state.lock();
-        let sequential = state.next == offset;
+        state.run = if state.next == offset {
+            state.run + u64::from(len)
+        } else {
+            u64::from(len)
+        };
         state.next = next;
-        if !sequential || len < MIN_LENGTH || next >= volume.size() || state.pending.is_some() {
+        let window_left = state
+            .window
+            .as_ref()
+            .is_some_and(|w| next < w.offset + u64::from(WINDOW));
+        if state.run < MIN_RUN || window_left || next >= volume.size() {
             return;
         }
+        state.window = None;
         if BUFFERS.fetch_add(1, Ordering::AcqRel) >= MAX_BUFFERS {
             BUFFERS.fetch_sub(1, Ordering::AcqRel);
             return;
@@ -129,16 +158,17 @@ impl ReadAhead {
         let job = Job {
             volume: volume.clone(),
             offset: next,
-            len,
             slot: slot.clone(),
         };
         if worker().lock().send(job).is_err() {
             BUFFERS.fetch_sub(1, Ordering::AcqRel);
             return;
         }
-        state.pending = Some(Pending {
+        if log::debug_enabled() {
+            log::debug(&format!("{name}: read ahead {WINDOW} at {next}"));
+        }
+        state.window = Some(Window {
             offset: next,
-            len,
             generation,
             slot,
         });
@@ -149,17 +179,16 @@ impl ReadAhead {
 struct Job {
     volume: Arc<Volume>,
     offset: u64,
-    len: u32,
     slot: Arc<Slot>,
 }
 
 impl Job {
     fn run(self) {
-        let mut bytes = Zeroizing::new(vec![0u8; self.len as usize]);
+        let mut bytes = Zeroizing::new(vec![0u8; WINDOW as usize]);
         let result = match self.volume.read_at(&mut bytes, self.offset) {
             Ok(n) => {
                 bytes.truncate(n);
-                Ok(Buffer(bytes))
+                Ok(Arc::new(Buffer(bytes)))
             }
             Err(_) => {
                 // The request that wanted this range reads it again and reports the error.

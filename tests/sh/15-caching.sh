@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Host caching (`ssefs mount --caching`): with None (the default) no page of a disk file is in
-# the kernel's page cache; with ReadOnly reads fill it (kernel read-ahead) while writes still
-# reach the store before they return; and in both modes a key disabled while a file is open
-# makes every read fail at once, cached pages included, until the key is enabled again.
+# the kernel's page cache, and ssefs's own read-ahead never serves data after a write or a
+# revocation; with ReadOnly reads fill the page cache while writes still reach the store before
+# they return; with ReadWrite the writeback cache holds writes, which fsync and every snapshot
+# write back first; in both cached modes a key disabled while a file is open makes every read
+# fail at once, cached pages included. O_DIRECT opens and VM attachments choose for themselves.
 . "$(dirname "$0")/lib.sh"
 
 
@@ -38,6 +40,38 @@ mount_store --debug
 dd if="$WORK/data" of="$MNT/disks/d" bs=1M conv=notrunc,fsync status=none
 cmp <(head -c 16M "$MNT/disks/d") "$WORK/data" || fail "read back"
 [ "$(reads_served "$MNT/disks/d")" -gt 0 ] || fail "a read was served from a cache with caching None"
+unmount_store
+
+case_ "caching None reads ahead for a sequential reader, and never serves what was read ahead after a write or a revocation"
+mount_store --debug
+C=$MNT/.control
+out=$(python3 - "$MNT/disks/d" "$C/keyvaults/kv-cache/keys/k/enabled" "$SSEFS_STORE/daemon.log" <<'EOF' 2>&1
+import errno, os, sys
+disk, enabled, log = sys.argv[1:]
+M = 1 << 20
+fd = os.open(disk, os.O_RDWR)
+os.pread(fd, M, 0); os.pread(fd, M, M)           # sequential: the third MiB is read ahead
+print("read ahead" if ": read ahead %d at %d" % (M, 2 * M) in open(log).read() else "NO READ-AHEAD")
+other = os.open(disk, os.O_WRONLY)
+os.pwrite(other, b"W" * M, 2 * M)                # changes what was read ahead
+os.close(other)
+print("fresh" if os.pread(fd, M, 2 * M) == b"W" * M else "STALE DATA")
+os.pread(fd, M, 3 * M)                           # the fifth MiB is read ahead
+with open(enabled, "w") as f:
+    f.write("false\n")
+try:
+    os.pread(fd, M, 4 * M)
+    print("READ AFTER REVOCATION")
+except OSError as e:
+    print("refused", errno.errorcode.get(e.errno, e.errno))
+with open(enabled, "w") as f:
+    f.write("true\n")
+EOF
+)
+echo "$out" | grep -qx "read ahead" || { grep "read" "$SSEFS_STORE/daemon.log" | tail -12; fail "no read-ahead for a sequential reader: $out"; }
+echo "$out" | grep -qx "fresh" || fail "data read ahead was served after a write: $out"
+echo "$out" | grep -q "^refused EKEYREVOKED" || fail "data read ahead was served after revocation: $out"
+dd if="$WORK/data" of="$MNT/disks/d" bs=1M conv=notrunc,fsync status=none
 unmount_store
 
 case_ "caching ReadOnly: reads are cached, writes reach the store before they return"
