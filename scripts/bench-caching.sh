@@ -31,8 +31,13 @@ dd if=/dev/urandom of="$W/mnt/disks/d" bs=1M count=1024 conv=notrunc,fsync statu
 "$S" unmount "$W/mnt"
 head -c 536870912 /dev/urandom >"$W/src.bin"
 
-for mode in None ReadOnly ReadWrite None ReadOnly ReadWrite; do
-  "$S" mount "$W/mnt" --caching "$mode"
+# "None-noRA" is None with ssefs's read-ahead turned off (SSEFS_READAHEAD=off).
+for mode in None None-noRA ReadOnly ReadWrite None None-noRA ReadOnly ReadWrite; do
+  if [ "$mode" = None-noRA ]; then
+    SSEFS_READAHEAD=off "$S" mount "$W/mnt" --caching None
+  else
+    "$S" mount "$W/mnt" --caching "$mode"
+  fi
   sync; echo 3 >/proc/sys/vm/drop_caches
   t0=$(date +%s.%N); dd if="$W/mnt/disks/d" of=/dev/null bs=1M status=none; t1=$(date +%s.%N)
   dd if=/dev/zero of="$W/mnt/disks/d" bs=1M count=1024 conv=notrunc,fsync status=none; t2=$(date +%s.%N)

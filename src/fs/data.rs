@@ -69,9 +69,9 @@ impl StoreFs {
         }
     }
 
-    /// Opens a disk, snapshot or control file; `direct` says the kernel will not cache the
-    /// file's pages (then the handle reads ahead itself).
-    pub(super) fn open_ino(&self, ino: u64, flags: OpenFlags, direct: bool) -> Result<u64> {
+    /// Opens a disk, snapshot or control file; `read_ahead` gives a disk or snapshot handle
+    /// its own read-ahead (for files the kernel does not cache).
+    pub(super) fn open_ino(&self, ino: u64, flags: OpenFlags, read_ahead: bool) -> Result<u64> {
         let write = flags.acc_mode() != OpenAccMode::O_RDONLY;
         let read = flags.acc_mode() != OpenAccMode::O_WRONLY;
         let handle = match self.object_of(ino) {
@@ -81,7 +81,7 @@ impl StoreFs {
                     kind,
                     name,
                     volume,
-                    readahead: direct.then(Arc::default),
+                    readahead: read_ahead.then(Arc::default),
                 }
             }
             Some(Object::VmDir(_)) => {

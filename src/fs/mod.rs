@@ -137,6 +137,9 @@ pub struct StoreFs {
     /// Set with caching ReadWrite: writes the host cache back before a control write that
     /// snapshots a disk.
     writeback: Option<Arc<WritebackFlush>>,
+    /// Read-ahead for direct handles; `SSEFS_READAHEAD=off` turns it off, so that
+    /// scripts/bench.sh can measure what it brings.
+    readahead: bool,
 }
 
 fn errno(e: &Error) -> Errno {
@@ -162,6 +165,7 @@ impl StoreFs {
             started: SystemTime::now(),
             caching,
             writeback: None,
+            readahead: std::env::var("SSEFS_READAHEAD").map_or(true, |v| v != "off"),
         }
     }
 
@@ -318,7 +322,7 @@ impl Filesystem for StoreFs {
         } else {
             FopenFlags::FOPEN_DIRECT_IO | FopenFlags::FOPEN_PARALLEL_DIRECT_WRITES
         };
-        match self.open_ino(ino.0, flags, !cached) {
+        match self.open_ino(ino.0, flags, !cached && self.readahead) {
             Ok(fh) => reply.opened(FileHandle(fh), open_flags),
             Err(e) => reply.error(self.report("open", &self.name_of(ino.0), &e)),
         }
