@@ -24,8 +24,8 @@
 //! VM follows its attachment's caching, and an `O_DIRECT` open is always direct.
 //!
 //! Revocation and the page cache: even direct files are read through the kernel's page cache
-//! by a `MAP_PRIVATE` mapping, and cached modes keep pages there. When a key becomes unusable, the
-//! service revokes the open volume first (every later read fails), then the hook installed by
+//! by a `MAP_PRIVATE` mapping, and cached modes keep pages there. When a key becomes unusable,
+//! the service revokes the open volume first (every later read fails), then the hook installed by
 //! [`StoreFs::revocation_hook_source`] asks the kernel to drop the inode's cached pages
 //! (`FUSE_NOTIFY_INVAL_INODE`), so a mapped page faults again and its read is refused.
 //!
@@ -209,8 +209,10 @@ impl Filesystem for StoreFs {
         if let Err(e) = config.add_capabilities(wanted) {
             log::warn(&format!("kernel lacks capabilities {e:?}"));
         }
-        // A large O_DIRECT or AIO request (a loop device with direct I/O, fio with libaio) is
-        // split into several requests in flight at once instead of one after another.
+        // Asynchronous direct I/O: an AIO request (fio with libaio, a loop device with direct
+        // I/O) is queued without blocking its submitter, so an iodepth of 16 really puts 16
+        // requests in flight for the request threads, and a large one is split into several
+        // requests in flight at once instead of one after another.
         let _ = config.add_capabilities(InitFlags::FUSE_ASYNC_DIO);
         let _ = config.set_max_write(MAX_WRITE);
         // Cached reads (the mount's caching, or a VM attachment's): let the kernel read ahead
