@@ -215,6 +215,10 @@ impl Service {
             rotation_to_latest_key_version_enabled: args.auto_rotation,
             last_key_rotation_timestamp: None,
             created: clock::now_rfc3339(),
+            tags: Default::default(),
+            settings: Default::default(),
+            source_vault_implied: args.source_vault.is_none(),
+            user_assigned_identities: Default::default(),
         };
         self.save_des(&rec)?;
         fsio::sync_dir(&self.des_dir())?;

@@ -26,6 +26,7 @@ mod key_policy;
 mod keyvault;
 mod moves;
 mod pending;
+mod recorded;
 mod roles;
 mod rotation;
 mod scoped_records;
@@ -50,6 +51,7 @@ pub use gallery::GalleryDefinition;
 pub use groups::{GroupArgs, parse_tags};
 pub use keyvault::{ImportedPem, KeyArgs, VaultArgs};
 pub use pending::{disk_update_shared, volume_create_shared};
+pub use recorded::{Recorded, Target as RecordTarget};
 pub use roles::{AssignmentArgs, AssignmentFilter};
 pub use vm_disks::DiskAttachArgs;
 pub use vm_power::{

@@ -467,6 +467,9 @@ impl Service {
             },
             pending: None,
             os_type,
+            tags: Default::default(),
+            settings: Default::default(),
+            access: None,
         };
         let id = views::volume_id(&rec);
 
