@@ -132,6 +132,30 @@ pub struct AccessPolicy {
     pub tenant_id: String,
     /// Canonical az spellings (`get`, `wrapKey`, …).
     pub key_permissions: Vec<String>,
+    /// What `set-policy` records beyond key permissions (absent when empty).
+    #[serde(default, skip_serializing_if = "PolicyExtras::is_empty")]
+    pub extras: PolicyExtras,
+}
+
+/// The parts of an access policy that concern secrets, certificates and storage accounts
+/// (ssefs holds none: recorded and shown) and the application id of a compound identity.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PolicyExtras {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secret_permissions: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub certificate_permissions: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub storage_permissions: Vec<String>,
+}
+
+impl PolicyExtras {
+    pub fn is_empty(&self) -> bool {
+        *self == PolicyExtras::default()
+    }
 }
 
 /// `vaults/VAULT/vault.json`.

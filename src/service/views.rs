@@ -43,13 +43,13 @@ fn vault_base(rec: &VaultRecord) -> Value {
         .iter()
         .map(|p| {
             json!({
-                "applicationId": null,
+                "applicationId": p.extras.application_id,
                 "objectId": p.object_id,
                 "permissions": {
-                    "certificates": [],
+                    "certificates": p.extras.certificate_permissions,
                     "keys": p.key_permissions,
-                    "secrets": [],
-                    "storage": [],
+                    "secrets": p.extras.secret_permissions,
+                    "storage": p.extras.storage_permissions,
                 },
                 "tenantId": p.tenant_id,
             })
@@ -292,7 +292,7 @@ pub struct Attachment {
 /// `disk show` / `snapshot show`, with who holds it, if anyone.
 pub fn volume(rec: &VolumeRecord, attachment: Option<&Attachment>) -> Value {
     let mut out = volume_base(rec, attachment);
-    if rec.access.is_some() && rec.kind != VolumeKind::Image {
+    if super::disk_access::exported(rec).is_some() && rec.kind != VolumeKind::Image {
         out["diskState"] = json!("ActiveSAS");
     }
     super::recorded::show(&mut out, &rec.tags, &rec.settings);

@@ -127,6 +127,7 @@ impl Vaults {
                     object_id: creator.to_string(),
                     tenant_id: new.tenant_id.clone(),
                     key_permissions: KEY_PERMISSIONS.iter().map(|p| p.to_string()).collect(),
+                    extras: Default::default(),
                 }]
             },
             created: clock::now_rfc3339(),
