@@ -3,7 +3,6 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-
 fn main() -> ExitCode {
     // Arguments are names, ids, paths and values, all text: one that is not UTF-8 is a usage
     // error with a message, not a panic with a backtrace.

@@ -206,7 +206,11 @@ impl Service {
             Target::Volume(kind, name, group) => {
                 let mut rec = self.load_volume_by_ref(kind, name, group)?;
                 let what = format!("{} '{}'", kind.label(), rec.name);
-                let allowed = if kind == Kind::Image { NONE } else { DISK_PATHS };
+                let allowed = if kind == Kind::Image {
+                    NONE
+                } else {
+                    DISK_PATHS
+                };
                 apply(&mut rec.tags, &mut rec.settings, allowed, &what, changes)?;
                 self.save_volume(&rec)?;
             }

@@ -171,8 +171,9 @@ impl Service {
         let (plain, kid) = self.store.vaults().decrypt(url, cipher, &self.user())?;
         use base64ct::{Base64, Encoding};
         let result = if as_text {
-            String::from_utf8(plain.to_vec())
-                .map_err(|_| Error::invalid("the plaintext is not UTF-8 text: use --data-type base64"))?
+            String::from_utf8(plain.to_vec()).map_err(|_| {
+                Error::invalid("the plaintext is not UTF-8 text: use --data-type base64")
+            })?
         } else {
             Base64::encode_string(&plain)
         };

@@ -175,7 +175,14 @@ pub fn rotation_policy(vault: &VaultRecord, key: &KeyRecord) -> Value {
 }
 
 /// The operations a key version permits when `--ops` did not restrict them.
-pub const ALL_KEY_OPS: &[&str] = &["encrypt", "decrypt", "sign", "verify", "wrapKey", "unwrapKey"];
+pub const ALL_KEY_OPS: &[&str] = &[
+    "encrypt",
+    "decrypt",
+    "sign",
+    "verify",
+    "wrapKey",
+    "unwrapKey",
+];
 
 /// A key's tags as az shows them: null when there are none.
 fn key_tags(key: &KeyRecord) -> Value {

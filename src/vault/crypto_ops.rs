@@ -221,7 +221,12 @@ impl Vaults {
 
     /// "encrypt": RSA-OAEP-256 of `plain` under the key version `url` names (`keyvault key
     /// encrypt`); returns the ciphertext and the versioned URL that made it.
-    pub fn encrypt(&self, url: &KeyUrl, plain: &[u8], caller: &Caller) -> Result<(Vec<u8>, String)> {
+    pub fn encrypt(
+        &self,
+        url: &KeyUrl,
+        plain: &[u8],
+        caller: &Caller,
+    ) -> Result<(Vec<u8>, String)> {
         let (vrec, krec, version) = self.usable(url, caller, "encrypt", "Encrypt")?;
         let shown = KeyUrl::format(&vrec.name, &krec.name, &version.id);
         let result = check_op(&vrec, &krec, &version, "encrypt")
@@ -230,7 +235,14 @@ impl Vaults {
             Ok(_) => "Succeeded".to_string(),
             Err(e) => format!("Failed: {e}"),
         };
-        self.audit(&vrec.name, "Encrypt", caller, Some(&krec.name), Some(&version.id), &outcome);
+        self.audit(
+            &vrec.name,
+            "Encrypt",
+            caller,
+            Some(&krec.name),
+            Some(&version.id),
+            &outcome,
+        );
         Ok((result?, shown))
     }
 
@@ -259,7 +271,14 @@ impl Vaults {
             Ok(_) => "Succeeded".to_string(),
             Err(e) => format!("Failed: {e}"),
         };
-        self.audit(&vrec.name, "Decrypt", caller, Some(&krec.name), Some(&version.id), &outcome);
+        self.audit(
+            &vrec.name,
+            "Decrypt",
+            caller,
+            Some(&krec.name),
+            Some(&version.id),
+            &outcome,
+        );
         Ok((result?, shown))
     }
 }
@@ -267,14 +286,14 @@ impl Vaults {
 /// Refuses an operation the version's `--ops` do not permit.
 fn check_op(vrec: &VaultRecord, krec: &KeyRecord, v: &KeyVersionRecord, op: &str) -> Result<()> {
     match &v.key_ops {
-        Some(ops) if !ops.iter().any(|o| o.eq_ignore_ascii_case(op)) => Err(Error::not_allowed(
-            format!(
+        Some(ops) if !ops.iter().any(|o| o.eq_ignore_ascii_case(op)) => {
+            Err(Error::not_allowed(format!(
                 "Operation {op} is not permitted on key '{}' in vault '{}' (its operations: {})",
                 krec.name,
                 vrec.name,
                 ops.join(", ")
-            ),
-        )),
+            )))
+        }
         _ => Ok(()),
     }
 }
