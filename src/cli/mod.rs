@@ -6,6 +6,7 @@ mod az_args;
 mod config;
 mod des;
 mod disk;
+mod disk_settings;
 mod group;
 mod image;
 mod keyvault;

@@ -262,6 +262,11 @@ impl Service {
         auto_rotation: Option<bool>,
     ) -> Result<Value> {
         let mut rec = self.load_des_by_ref(name_or_id, group)?;
+        if source_vault.is_some() && rec.source_vault_implied {
+            // Given now: `activeKey.sourceVault` shows it from here on.
+            rec.source_vault_implied = false;
+            self.save_des(&rec)?;
+        }
         if let Some(auto) = auto_rotation {
             rec.rotation_to_latest_key_version_enabled = auto;
             self.save_des(&rec)?;

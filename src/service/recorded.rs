@@ -72,6 +72,7 @@ const DISK_PATHS: &[&str] = &[
     "creationData.performancePlus",
     "securityProfile",
     "incremental",
+    "availabilityPolicy",
 ];
 const DES_PATHS: &[&str] = &["federatedClientId"];
 const NONE: &[&str] = &[];
