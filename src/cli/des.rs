@@ -90,6 +90,9 @@ pub enum DesCmd {
         /// Do not wait for the long-running operation to finish.
         #[arg(long)]
         no_wait: bool,
+        /// Do not prompt for confirmation (accepted: ssefs never prompts here).
+        #[arg(short = 'y', long)]
+        yes: bool,
     },
     /// Ids of the disks and snapshots that use the set.
     ListAssociatedResources {

@@ -44,6 +44,8 @@ pub struct Encryption {
     disk_encryption_set: Option<String>,
 }
 
+// Parsed once per process: the size of the create variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum DiskCmd {
     /// Create an empty disk, a copy of a disk or snapshot (--source), or a disk from a managed
@@ -158,6 +160,8 @@ pub struct GrantArgs {
     refused_secure_vm_guest_state_sas: Option<String>,
 }
 
+// Parsed once per process: the size of the create variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum SnapshotCmd {
     /// Snapshot a disk; the snapshot keeps the disk's key.

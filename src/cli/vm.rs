@@ -5,12 +5,14 @@ use clap::{Args, Subcommand};
 use parking_lot::Mutex;
 use serde_json::Value;
 
+use super::az_args::TagArgs;
 use crate::error::{Error, Result};
 use crate::format::VmBoot;
 use crate::service::{
     self, DiskAttachArgs, ScaleSetArgs, Service, VmArgs, vm_create_shared, vm_delete_shared,
     vm_restart_shared, vm_stop_shared,
 };
+use crate::service::{RecordTarget, Recorded};
 
 /// A VM: `-n` and `-g`, or `--ids`.
 #[derive(Debug, Args)]
@@ -146,6 +148,8 @@ pub enum VmCmd {
         boot: BootArgs,
         #[command(flatten)]
         ignored: Ignored,
+        #[command(flatten)]
+        tags: TagArgs,
     },
     /// Show a VM (-d adds its power state).
     Show {
@@ -315,14 +319,17 @@ impl VmCmd {
                 no_wait: _,
                 boot,
                 ignored: _,
+                tags,
             } => {
+                let tags = tags.parse()?;
+                let (vm_name, vm_group) = (name.clone(), resource_group.clone());
                 if boot.boot_kernel.is_some() || boot.boot_initrd.is_some() {
                     crate::daemon::remote::caller_may_name_files("--boot-kernel/--boot-initrd")?;
                 }
                 if image.contains('/') && !image.starts_with("/subscriptions/") {
                     crate::daemon::remote::caller_may_name_files("--image FILE")?;
                 }
-                vm_create_shared(
+                let out = vm_create_shared(
                     shared,
                     &VmArgs {
                         name,
@@ -347,7 +354,18 @@ impl VmCmd {
                         start: true,
                     },
                     cwd,
-                )
+                )?;
+                if tags.is_some() {
+                    // `vm create` prints its own summary (no tags); `vm show` has them.
+                    shared.lock().record(
+                        RecordTarget::Vm(&vm_name, Some(&vm_group)),
+                        &Recorded {
+                            tags,
+                            ..Default::default()
+                        },
+                    )?;
+                }
+                Ok(out)
             }
             VmCmd::Show {
                 target,
@@ -470,6 +488,8 @@ pub enum VmssCmd {
         lb: Option<String>,
         #[arg(long, hide = true)]
         load_balancer: Option<String>,
+        #[command(flatten)]
+        tags: TagArgs,
     },
     /// Show a scale set.
     Show {
@@ -553,12 +573,15 @@ impl VmssCmd {
                 data_disk_sizes_gb,
                 data_disk_encryption_sets,
                 boot,
+                tags,
                 ..
             } => {
                 if boot.boot_kernel.is_some() || boot.boot_initrd.is_some() {
                     crate::daemon::remote::caller_may_name_files("--boot-kernel/--boot-initrd")?;
                 }
-                service::vmss_create_shared(
+                let tags = tags.parse()?;
+                let (set_name, set_group) = (name.clone(), resource_group.clone());
+                let out = service::vmss_create_shared(
                     shared,
                     &ScaleSetArgs {
                         name,
@@ -576,7 +599,19 @@ impl VmssCmd {
                         data_disk_encryption_sets,
                         boot: boot.boot(),
                     },
-                )
+                )?;
+                if tags.is_none() {
+                    return Ok(out);
+                }
+                let s = shared.lock();
+                s.record(
+                    RecordTarget::ScaleSet(&set_name, Some(&set_group)),
+                    &Recorded {
+                        tags,
+                        ..Default::default()
+                    },
+                )?;
+                s.vmss_show(&set_name, Some(&set_group))
             }
             VmssCmd::Show { target } => shared.lock().vmss_show(target.name(), target.group()),
             VmssCmd::List { resource_group } => shared.lock().vmss_list(resource_group.as_deref()),

@@ -39,6 +39,7 @@ pub enum Target<'a> {
     Volume(Kind, &'a str, Option<&'a str>),
     Vm(&'a str, Option<&'a str>),
     ScaleSet(&'a str, Option<&'a str>),
+    Group(&'a str),
 }
 
 /// Recorded settings each type takes (dotted JSON paths, and everything below them).
@@ -75,6 +76,11 @@ const DISK_PATHS: &[&str] = &[
     "availabilityPolicy",
 ];
 const DES_PATHS: &[&str] = &["federatedClientId"];
+const IMAGE_PATHS: &[&str] = &[
+    "storageProfile.zoneResilient",
+    "storageProfile.osDisk.caching",
+    "extendedLocation",
+];
 const NONE: &[&str] = &[];
 
 fn settable(allowed: &[&str], path: &str) -> bool {
@@ -208,7 +214,7 @@ impl Service {
                 let mut rec = self.load_volume_by_ref(kind, name, group)?;
                 let what = format!("{} '{}'", kind.label(), rec.name);
                 let allowed = if kind == Kind::Image {
-                    NONE
+                    IMAGE_PATHS
                 } else {
                     DISK_PATHS
                 };
@@ -226,6 +232,21 @@ impl Service {
                 let what = format!("virtual machine scale set '{}'", rec.name);
                 apply(&mut rec.tags, &mut BTreeMap::new(), NONE, &what, changes)?;
                 self.save_scale_set(&rec)?;
+            }
+            Target::Group(name) => {
+                // `group create` of an existing group sets its tags: the same path here.
+                let shown = self.group_show(name)?;
+                let mut tags: BTreeMap<String, String> = shown["tags"]
+                    .as_object()
+                    .map(|m| m.iter().map(|(k, v)| (k.clone(), tag_text(v))).collect())
+                    .unwrap_or_default();
+                let what = format!("resource group '{name}'");
+                apply(&mut tags, &mut BTreeMap::new(), NONE, &what, changes)?;
+                self.group_create(&super::GroupArgs {
+                    name: shown["name"].as_str().unwrap_or(name).to_string(),
+                    location: shown["location"].as_str().unwrap_or_default().to_string(),
+                    tags,
+                })?;
             }
         }
         Ok(())
