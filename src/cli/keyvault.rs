@@ -335,7 +335,7 @@ pub enum KeyCmd {
         #[command(flatten)]
         dates: DateArgs,
         /// PEM string containing the key to be imported.
-        #[arg(long, conflicts_with = "pem_file")]
+        #[arg(long, conflicts_with = "pem_file", allow_hyphen_values = true)]
         pem_string: Option<String>,
         /// The key type: RSA or RSA-HSM (EC and oct are not supported).
         #[arg(long)]
@@ -510,7 +510,7 @@ pub enum KeyCmd {
         #[arg(long)]
         algorithm: String,
         /// The value to be encrypted. Default data type is Base64 encoded string.
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         value: String,
         /// The type of the original data: base64 or plaintext.
         #[arg(long, default_value = "base64", value_parser = ["base64", "plaintext"], ignore_case = true)]
@@ -543,7 +543,7 @@ pub enum KeyCmd {
         #[arg(long)]
         algorithm: String,
         /// The value to be decrypted, base64-encoded.
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         value: String,
         /// The type of the original data: base64 or plaintext (the result is shown as this).
         #[arg(long, default_value = "base64", value_parser = ["base64", "plaintext"], ignore_case = true)]
