@@ -557,6 +557,35 @@ fn options_without_local_meaning_are_refused_as_not_supported() {
             ],
             "--force-deletion-types",
         ),
+        (
+            &[
+                "vm",
+                "create",
+                "-g",
+                "rg",
+                "-n",
+                "vmx",
+                "--image",
+                "UbuntuLTS",
+                "--priority",
+                "Spot",
+            ],
+            "--priority",
+        ),
+        (
+            &[
+                "vmss",
+                "create",
+                "-g",
+                "rg",
+                "-n",
+                "ssx",
+                "--image",
+                "UbuntuLTS",
+                "--ephemeral-os-disk",
+            ],
+            "--ephemeral-os-disk",
+        ),
     ];
     env.ok(&[
         "keyvault",
@@ -1628,6 +1657,12 @@ fn vm_and_vmss_tags() {
         "--tags",
         "role=web",
         "tier=1",
+        "--zone",
+        "1",
+        "--computer-name",
+        "web1",
+        "--accelerated-networking",
+        "true",
         "-o",
         "none",
     ]);
@@ -1649,6 +1684,11 @@ fn vm_and_vmss_tags() {
         "--generate-ssh-keys",
         "--tags",
         "role=batch",
+        "--zones",
+        "1",
+        "2",
+        "--orchestration-mode",
+        "Uniform",
     ]);
     assert_eq!(set["tags"], json!({"role": "batch"}));
     assert_eq!(

@@ -14,6 +14,7 @@ mod mount;
 mod output;
 mod role;
 mod vm;
+mod vm_options;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

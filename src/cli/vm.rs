@@ -150,6 +150,8 @@ pub enum VmCmd {
         ignored: Ignored,
         #[command(flatten)]
         tags: TagArgs,
+        #[command(flatten)]
+        more: super::vm_options::VmCreateOptions,
     },
     /// Show a VM (-d adds its power state).
     Show {
@@ -320,6 +322,7 @@ impl VmCmd {
                 boot,
                 ignored: _,
                 tags,
+                more: _,
             } => {
                 let tags = tags.parse()?;
                 let (vm_name, vm_group) = (name.clone(), resource_group.clone());
@@ -490,6 +493,8 @@ pub enum VmssCmd {
         load_balancer: Option<String>,
         #[command(flatten)]
         tags: TagArgs,
+        #[command(flatten)]
+        more: super::vm_options::VmssCreateOptions,
     },
     /// Show a scale set.
     Show {
