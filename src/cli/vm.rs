@@ -190,6 +190,9 @@ pub enum VmCmd {
         target: VmTarget,
         #[arg(long)]
         no_wait: bool,
+        /// Hibernate a virtual machine (not supported: the runner powers the VM off).
+        #[arg(long = "hibernate", num_args = 0..=1, default_missing_value = "true")]
+        refused_hibernate: Option<String>,
     },
     /// Stop and start a VM.
     Restart {
@@ -197,6 +200,9 @@ pub enum VmCmd {
         target: VmTarget,
         #[arg(long)]
         no_wait: bool,
+        /// Force the VM to restart by redeploying it. Use if the VM is unresponsive (accepted: the runner is stopped and started either way).
+        #[arg(long)]
+        force: bool,
     },
     /// Delete a VM (its disks whose delete option is Delete go with it).
     Delete {
@@ -207,6 +213,9 @@ pub enum VmCmd {
         yes: bool,
         #[arg(long)]
         no_wait: bool,
+        /// Optional parameter to force delete virtual machines (accepted: a running VM is powered off and deleted either way).
+        #[arg(long, value_parser = super::parse_bool, num_args = 0..=1, default_missing_value = "true")]
+        force_deletion: Option<bool>,
     },
     /// Show a VM with its instance view (statuses: provisioning, power, platform stops).
     GetInstanceView {
@@ -252,6 +261,18 @@ pub enum VmDiskCmd {
         disk_encryption_set: Option<String>,
         #[arg(long)]
         caching: Option<String>,
+        /// Enable write accelerator (accepted and ignored: writes go through the mount either way).
+        #[arg(long)]
+        enable_write_accelerator: bool,
+        /// Names or IDs (space delimited) of disk resources to attach (not supported: attach one disk per command).
+        #[arg(long = "disks", num_args = 1..)]
+        refused_disks: Vec<String>,
+        /// Create a data disk from a snapshot or another disk (not supported: make it with disk create --source, then attach it).
+        #[arg(long = "source-snapshots-or-disks", num_args = 1..)]
+        refused_source_snapshots_or_disks: Vec<String>,
+        /// Create a data disk from a disk restore point (not supported: no restore points).
+        #[arg(long = "source-disk-restore-point", num_args = 1..)]
+        refused_source_disk_restore_point: Vec<String>,
     },
     /// Detach a data disk (it stays, unattached).
     Detach {
@@ -261,6 +282,9 @@ pub enum VmDiskCmd {
         resource_group: Option<String>,
         #[arg(short = 'n', long)]
         name: String,
+        /// Force detach managed data disks from a VM (accepted: a detach is immediate).
+        #[arg(long)]
+        force_detach: bool,
     },
 }
 
@@ -414,6 +438,7 @@ impl VmCmd {
                 sku,
                 disk_encryption_set,
                 caching,
+                ..
             }) => shared.lock().vm_disk_attach(&DiskAttachArgs {
                 vm_name,
                 resource_group,
@@ -429,6 +454,7 @@ impl VmCmd {
                 vm_name,
                 resource_group,
                 name,
+                ..
             }) => shared
                 .lock()
                 .vm_disk_detach(&vm_name, resource_group.as_deref(), &name),
