@@ -156,3 +156,59 @@ pub fn record(set: &mut Vec<(String, Value)>, path: &str, value: Option<Value>) 
         set.push((path.to_string(), v));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::Cli;
+    use clap::CommandFactory;
+
+    /// Every refused option has a long name and a description that says why it is refused
+    /// (the refusal message is made of them).
+    #[test]
+    fn refused_options_say_why() {
+        fn walk(cmd: &clap::Command, path: &str, bad: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if !id.starts_with("refused_") {
+                    continue;
+                }
+                let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+                if arg.get_long().is_none() || !help.contains("(not supported") {
+                    bad.push(format!("{path} {id}"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, &format!("{path} {}", sub.get_name()), bad);
+            }
+        }
+        let mut bad = Vec::new();
+        walk(&Cli::command(), "ssefs", &mut bad);
+        assert!(bad.is_empty(), "refused options without a reason: {bad:?}");
+    }
+
+    #[test]
+    fn the_parse_finds_refusals_no_wait_and_max_items() {
+        let cli = Cli::parse_az([
+            "ssefs", "keyvault", "key", "create", "--vault", "kv", "-n", "k", "--curve", "P-256",
+        ])
+        .unwrap();
+        let refused = cli.extras.refused.clone().unwrap_or_default();
+        assert!(refused.starts_with("--curve: "), "{refused}");
+        assert_eq!(cli.extras.check().unwrap_err().code(), "NotSupported");
+        let cli =
+            Cli::parse_az(["ssefs", "disk", "delete", "-n", "d", "--yes", "--no-wait"]).unwrap();
+        assert!(cli.extras.no_wait && cli.extras.refused.is_none());
+        let cli = Cli::parse_az(["ssefs", "disk", "list", "--max-items", "2"]).unwrap();
+        assert_eq!(cli.extras.max_items, Some(2));
+        assert_eq!(
+            cli.extras.cut(serde_json::json!([1, 2, 3])),
+            serde_json::json!([1, 2])
+        );
+        // Not given: nothing found (flags default to false, options to nothing).
+        let cli = Cli::parse_az(["ssefs", "disk", "list"]).unwrap();
+        assert!(
+            !cli.extras.no_wait && cli.extras.max_items.is_none() && cli.extras.refused.is_none()
+        );
+    }
+}
