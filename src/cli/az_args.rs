@@ -159,7 +159,6 @@ pub fn record(set: &mut Vec<(String, Value)>, path: &str, value: Option<Value>) 
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::cli::Cli;
     use clap::CommandFactory;
 
