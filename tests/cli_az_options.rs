@@ -473,9 +473,9 @@ fn options_without_local_meaning_are_refused_as_not_supported() {
                 "-g",
                 "rg",
                 "--set",
-                "diskSizeGB=5",
+                "encryption.type=EncryptionAtRestWithPlatformKey",
             ],
-            "diskSizeGB",
+            "encryption.type",
         ),
         (
             &[
@@ -1694,5 +1694,74 @@ fn vm_and_vmss_tags() {
     assert_eq!(
         env.json(&["vmss", "show", "-g", "rg", "-n", "ss1"])["tags"],
         json!({"role": "batch"})
+    );
+}
+
+#[test]
+fn set_paths_with_a_local_meaning_go_to_their_options() {
+    let env = Env::new();
+    env.ok(&[
+        "disk",
+        "create",
+        "-n",
+        "d",
+        "-g",
+        "rg",
+        "--size-gb",
+        "1",
+        "-o",
+        "none",
+    ]);
+    let d = env.json(&[
+        "disk",
+        "update",
+        "-n",
+        "d",
+        "-g",
+        "rg",
+        "--set",
+        "diskSizeGB=2",
+        "sku.name=Premium_LRS",
+    ]);
+    assert_eq!(d["diskSizeGB"], json!(2));
+    assert_eq!(d["sku"]["name"], json!("Premium_LRS"));
+    env.ok(&[
+        "keyvault", "create", "-n", "kvset", "-g", "rg", "-o", "none",
+    ]);
+    let v = env.json(&[
+        "keyvault",
+        "update",
+        "-n",
+        "kvset",
+        "--set",
+        "properties.enablePurgeProtection=true",
+        "properties.softDeleteRetentionInDays=30",
+    ]);
+    assert_eq!(v["properties"]["enablePurgeProtection"], json!(true));
+    assert_eq!(v["properties"]["softDeleteRetentionInDays"], json!(30));
+    // The rule still holds through --set: purge protection cannot be turned off.
+    env.fails(
+        &[
+            "keyvault",
+            "update",
+            "-n",
+            "kvset",
+            "--set",
+            "properties.enablePurgeProtection=false",
+        ],
+        1,
+        "cannot be turned off",
+    );
+    env.fails(
+        &[
+            "keyvault",
+            "update",
+            "-n",
+            "kvset",
+            "--set",
+            "properties.enableSoftDelete=false",
+        ],
+        1,
+        "soft delete",
     );
 }

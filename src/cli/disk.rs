@@ -313,6 +313,22 @@ impl DiskCmd {
                 let mut recorded = update.recorded(None)?;
                 recorded.set.extend(settings.recorded());
                 recorded.set.extend(disk_settings.recorded());
+                // The paths az scripts --set that have a meaning here go to their options.
+                let size_gb = match recorded.take("diskSizeGB") {
+                    Some(v) => Some(v.as_u64().or_else(|| v.as_str()?.parse().ok()).ok_or_else(
+                        || crate::error::Error::invalid("--set diskSizeGB takes a number of GiB"),
+                    )?),
+                    None => size_gb,
+                };
+                let sku = match recorded.take("sku.name") {
+                    Some(Value::String(s)) => Some(s),
+                    Some(_) => {
+                        return Err(crate::error::Error::invalid(
+                            "--set sku.name takes a SKU name, e.g. Premium_LRS",
+                        ));
+                    }
+                    None => sku,
+                };
                 let out = service::disk_update_shared(
                     shared,
                     &target.name,

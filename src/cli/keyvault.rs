@@ -784,6 +784,35 @@ impl KeyvaultCmd {
                         default_action,
                     },
                 );
+                // The paths az scripts --set that have a meaning here go to their options.
+                let enable_purge_protection =
+                    match recorded.take("properties.enablePurgeProtection") {
+                        Some(v) => Some(set_bool("properties.enablePurgeProtection", &v)?),
+                        None => enable_purge_protection,
+                    };
+                let retention_days = match recorded.take("properties.softDeleteRetentionInDays") {
+                    Some(v) => Some(
+                        v.as_u64()
+                            .or_else(|| v.as_str().and_then(|t| t.parse().ok()))
+                            .and_then(|d| u32::try_from(d).ok())
+                            .ok_or_else(|| {
+                                Error::invalid("--set properties.softDeleteRetentionInDays takes a number of days")
+                            })?,
+                    ),
+                    None => retention_days,
+                };
+                let enable_rbac_authorization =
+                    match recorded.take("properties.enableRbacAuthorization") {
+                        Some(v) => Some(set_bool("properties.enableRbacAuthorization", &v)?),
+                        None => enable_rbac_authorization,
+                    };
+                if let Some(v) = recorded.take("properties.enableSoftDelete")
+                    && !set_bool("properties.enableSoftDelete", &v)?
+                {
+                    return Err(Error::not_allowed(
+                        "soft delete cannot be turned off: it is always on for key vaults",
+                    ));
+                }
                 let out = s.vault_update(&name, enable_purge_protection, retention_days)?;
                 if let Some(rbac) = enable_rbac_authorization {
                     s.vault_set_rbac(&name, rbac)?;
@@ -1150,6 +1179,15 @@ fn vault_network(recorded: &mut Recorded, n: VaultNetwork) {
         "properties.networkAcls.defaultAction",
         n.default_action.map(|v| Value::String(title_case(&v))),
     );
+}
+
+/// A boolean given to `--set` (JSON true/false, or the text).
+fn set_bool(path: &str, v: &Value) -> Result<bool> {
+    match v {
+        Value::Bool(b) => Ok(*b),
+        Value::String(s) => parse_bool(s).map_err(|e| Error::invalid(format!("--set {path}: {e}"))),
+        _ => Err(Error::invalid(format!("--set {path} takes true or false"))),
+    }
 }
 
 /// `enabled` → `Enabled`: az's enum spelling of a value matched case-insensitively.

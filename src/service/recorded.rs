@@ -24,6 +24,21 @@ pub struct Recorded {
 }
 
 impl Recorded {
+    /// Takes the value a `--set` gives `path` (case-insensitive; the last one wins), for a
+    /// path the command gives a meaning to itself.
+    pub fn take(&mut self, path: &str) -> Option<Value> {
+        let mut found = None;
+        self.set.retain(|(p, v)| {
+            if p.eq_ignore_ascii_case(path) {
+                found = Some(v.clone());
+                false
+            } else {
+                true
+            }
+        });
+        found
+    }
+
     /// Whether there is nothing to change.
     pub fn is_empty(&self) -> bool {
         self.tags.is_none() && self.set.is_empty() && self.remove.is_empty()
