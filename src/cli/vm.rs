@@ -560,6 +560,9 @@ pub enum VmssCmd {
         target: VmTarget,
         #[arg(long)]
         no_wait: bool,
+        /// Optional parameter to force delete a virtual machine scale set (accepted: its instances are powered off and deleted either way).
+        #[arg(long, value_parser = super::parse_bool, num_args = 0..=1, default_missing_value = "true")]
+        force_deletion: Option<bool>,
     },
 }
 
