@@ -58,6 +58,11 @@ pub enum Error {
     )]
     KeysUnreachable { dir: PathBuf, why: String },
 
+    /// An option or value az accepts that has no meaning here and is not emulated: the
+    /// message names it.
+    #[error("{0}")]
+    NotSupported(String),
+
     /// The caller lacks a vault permission.
     #[error("Access denied: {0}")]
     AccessDenied(String),
@@ -110,6 +115,11 @@ impl Error {
         Error::NotAllowed(msg.into())
     }
 
+    /// Builds [`Error::NotSupported`].
+    pub fn not_supported(msg: impl Into<String>) -> Self {
+        Error::NotSupported(msg.into())
+    }
+
     /// Builds [`Error::Corrupt`].
     pub fn corrupt(path: &Path, problem: impl Into<String>) -> Self {
         Error::Corrupt {
@@ -139,6 +149,7 @@ impl Error {
             Error::KeyDeleted { .. } => libc::ENOKEY,
             Error::KeysUnreachable { .. } => libc::ENOKEY,
             Error::AccessDenied(_) => libc::EACCES,
+            Error::NotSupported(_) => libc::EOPNOTSUPP,
             Error::Busy(_) => libc::EBUSY,
             Error::Corrupt { .. } => libc::EIO,
             Error::Crypto(_) => libc::EIO,
@@ -161,6 +172,7 @@ impl Error {
             Error::KeyDeleted { .. } => "KeyNotFound",
             Error::KeysUnreachable { .. } => "KeyNotFound",
             Error::AccessDenied(_) => "Forbidden",
+            Error::NotSupported(_) => "NotSupported",
             Error::Busy(_) => "OperationNotAllowed",
             Error::Corrupt { .. } => "CorruptStore",
             Error::Crypto(_) => "CryptoError",
@@ -183,6 +195,7 @@ impl Error {
             | Error::KeyDeleted { .. }
             | Error::KeysUnreachable { .. }
             | Error::AccessDenied(_)
+            | Error::NotSupported(_)
             | Error::Busy(_)
             | Error::Corrupt { .. }
             | Error::Crypto(_)

@@ -132,6 +132,30 @@ pub struct AccessPolicy {
     pub tenant_id: String,
     /// Canonical az spellings (`get`, `wrapKey`, …).
     pub key_permissions: Vec<String>,
+    /// What `set-policy` records beyond key permissions (absent when empty).
+    #[serde(default, skip_serializing_if = "PolicyExtras::is_empty")]
+    pub extras: PolicyExtras,
+}
+
+/// The parts of an access policy that concern secrets, certificates and storage accounts
+/// (ssefs holds none: recorded and shown) and the application id of a compound identity.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PolicyExtras {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secret_permissions: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub certificate_permissions: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub storage_permissions: Vec<String>,
+}
+
+impl PolicyExtras {
+    pub fn is_empty(&self) -> bool {
+        *self == PolicyExtras::default()
+    }
 }
 
 /// `vaults/VAULT/vault.json`.
@@ -157,6 +181,15 @@ pub struct VaultRecord {
     /// `premium` for a vault that holds HSM-protected keys; absent means `standard`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sku: Option<String>,
+    /// az's `tags` (`--tags KEY=VALUE ...`, `--set tags.KEY=VALUE`); absent when there are
+    /// none, so records written before tags existed read unchanged.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub tags: std::collections::BTreeMap<String, String>,
+    /// az settings that have no local meaning (network access, zones, OS type, ...), recorded
+    /// as given and shown at their place in the resource's JSON: key = dotted JSON path, e.g.
+    /// `properties.publicNetworkAccess`. Absent when none.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub settings: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
 /// One version of a key.
@@ -182,6 +215,10 @@ pub struct KeyVersionRecord {
     /// Unix seconds before which the version wraps nothing (it still unwraps); absent: always.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_before: Option<i64>,
+    /// The operations the version permits (`--ops`, az's spellings: encrypt, decrypt, sign,
+    /// verify, wrapKey, unwrapKey); absent: all of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_ops: Option<Vec<String>>,
 }
 
 /// `vaults/VAULT/keys/KEY/key.json`. Versions are in creation order; the last is the latest.
@@ -198,6 +235,15 @@ pub struct KeyRecord {
     /// nothing), so records of the first release read unchanged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rotation_policy: Option<RotationPolicyRecord>,
+    /// az's `tags` (`--tags KEY=VALUE ...`, `--set tags.KEY=VALUE`); absent when there are
+    /// none, so records written before tags existed read unchanged.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub tags: std::collections::BTreeMap<String, String>,
+    /// az settings that have no local meaning (network access, zones, OS type, ...), recorded
+    /// as given and shown at their place in the resource's JSON: key = dotted JSON path, e.g.
+    /// `properties.publicNetworkAccess`. Absent when none.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub settings: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
 /// A key's rotation policy (`keyvault key rotation-policy update`), validated when set:
@@ -254,6 +300,41 @@ pub struct DesRecord {
     pub rotation_to_latest_key_version_enabled: bool,
     pub last_key_rotation_timestamp: Option<String>,
     pub created: String,
+    /// az's `tags` (`--tags KEY=VALUE ...`, `--set tags.KEY=VALUE`); absent when there are
+    /// none, so records written before tags existed read unchanged.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub tags: std::collections::BTreeMap<String, String>,
+    /// az settings that have no local meaning (network access, zones, OS type, ...), recorded
+    /// as given and shown at their place in the resource's JSON: key = dotted JSON path, e.g.
+    /// `properties.publicNetworkAccess`. Absent when none.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub settings: std::collections::BTreeMap<String, serde_json::Value>,
+    /// `--source-vault` was not given: `activeKey.sourceVault` shows null, as in az.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub source_vault_implied: bool,
+    /// User-assigned identities (`identity assign --user-assigned`), by resource id; absent
+    /// when none. The set reaches its vault with its system-assigned identity only.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub user_assigned_identities: std::collections::BTreeMap<String, UserIdentity>,
+}
+
+/// A user-assigned identity recorded on a disk encryption set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UserIdentity {
+    pub principal_id: String,
+    pub client_id: String,
+}
+
+/// An export of a disk or snapshot (`disk grant-access`): while it lasts the disk's state is
+/// `ActiveSAS` and changes to it are refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AccessGrant {
+    /// `Read` or `Write`.
+    pub access: String,
+    /// Unix seconds when the access ends by itself.
+    pub expires_at: i64,
 }
 
 /// Whether a volume is a disk or a snapshot.
@@ -342,6 +423,18 @@ pub struct VolumeRecord {
     /// An image's operating system type (`Linux` or `Windows`); absent for disks and snapshots.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub os_type: Option<String>,
+    /// az's `tags` (`--tags KEY=VALUE ...`, `--set tags.KEY=VALUE`); absent when there are
+    /// none, so records written before tags existed read unchanged.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub tags: std::collections::BTreeMap<String, String>,
+    /// az settings that have no local meaning (network access, zones, OS type, ...), recorded
+    /// as given and shown at their place in the resource's JSON: key = dotted JSON path, e.g.
+    /// `properties.publicNetworkAccess`. Absent when none.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub settings: std::collections::BTreeMap<String, serde_json::Value>,
+    /// An export in force (`disk grant-access`), until `revoke-access` or its expiry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access: Option<AccessGrant>,
 }
 
 impl VolumeRecord {

@@ -3,8 +3,6 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
     // Arguments are names, ids, paths and values, all text: one that is not UTF-8 is a usage
     // error with a message, not a panic with a backtrace.
@@ -22,7 +20,8 @@ fn main() -> ExitCode {
         }
     }
     let reply =
-        ssefs::cli::Cli::parse_from(std::iter::once("ssefs".to_string()).chain(raw_args.clone()))
+        ssefs::cli::Cli::parse_az(std::iter::once("ssefs".to_string()).chain(raw_args.clone()))
+            .unwrap_or_else(|e| e.exit())
             .run(raw_args);
     // A closed pipe (`| head`) is not an error worth a message.
     let _ = std::io::stdout().lock().write_all(reply.stdout.as_bytes());

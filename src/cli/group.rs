@@ -3,8 +3,9 @@
 use clap::Subcommand;
 use serde_json::Value;
 
+use super::az_args::{GenericUpdate, TagArgs};
 use crate::error::{Error, Result};
-use crate::service::{GroupArgs, Service, parse_tags};
+use crate::service::{GroupArgs, RecordTarget, Service, parse_tags};
 
 #[derive(Debug, Subcommand)]
 pub enum GroupCmd {
@@ -72,6 +73,27 @@ pub enum GroupCmd {
         /// Accepted for az compatibility: ssefs deletes before it returns.
         #[arg(long)]
         no_wait: bool,
+        /// The resource types you want to force delete (not supported: ssefs deletes VMs and scale sets without it).
+        #[arg(long = "force-deletion-types")]
+        refused_force_deletion_types: Option<String>,
+    },
+    /// Update a resource group: its tags.
+    Update {
+        /// Name of the resource group.
+        #[arg(
+            short = 'n',
+            long = "name",
+            visible_alias = "resource-group",
+            short_alias = 'g'
+        )]
+        name: String,
+        #[command(flatten)]
+        tags: TagArgs,
+        #[command(flatten)]
+        update: GenericUpdate,
+        /// The ID of the resource that manages this resource group (accepted: a group has no manager here).
+        #[arg(long)]
+        managed_by: Option<String>,
     },
 }
 
@@ -104,6 +126,12 @@ impl GroupCmd {
                     )));
                 }
                 s.group_delete(&name)
+            }
+            GroupCmd::Update {
+                name, tags, update, ..
+            } => {
+                s.record(RecordTarget::Group(&name), &update.recorded(tags.parse()?)?)?;
+                s.group_show(&name)
             }
         }
     }

@@ -6,10 +6,11 @@ use clap::Subcommand;
 use parking_lot::Mutex;
 use serde_json::Value;
 
+use super::az_args::{GenericUpdate, Paging, TagArgs};
 use super::disk::Target;
 use crate::error::{Error, Result};
 use crate::ids::Kind;
-use crate::service::{self, Service, VolumeArgs};
+use crate::service::{self, RecordTarget, Recorded, Service, VolumeArgs};
 
 #[derive(Debug, Subcommand)]
 pub enum ImageCmd {
@@ -33,6 +34,23 @@ pub enum ImageCmd {
         /// Accepted for compatibility (V1).
         #[arg(long)]
         hyper_v_generation: Option<String>,
+        #[command(flatten)]
+        tags: TagArgs,
+        /// Specifies whether an image is zone resilient or not (recorded).
+        #[arg(long, value_parser = super::parse_bool, num_args = 0..=1, default_missing_value = "true")]
+        zone_resilient: Option<bool>,
+        /// Storage caching type for the image's OS disk: None, ReadOnly or ReadWrite (recorded).
+        #[arg(long, value_parser = ["None", "ReadOnly", "ReadWrite"], ignore_case = true)]
+        os_disk_caching: Option<String>,
+        /// The name of the edge zone (recorded).
+        #[arg(long)]
+        edge_zone: Option<String>,
+        /// Space-separated list of data disk sources, including unmanaged blob URI, managed disk ID or name, or snapshot ID or name (not supported: images here have an OS disk only).
+        #[arg(long = "data-disk-sources", num_args = 1..)]
+        refused_data_disk_sources: Vec<String>,
+        /// Storage caching type for the image's data disk (not supported: images here have an OS disk only).
+        #[arg(long = "data-disk-caching")]
+        refused_data_disk_caching: Option<String>,
     },
     /// Show a managed image.
     Show {
@@ -43,11 +61,25 @@ pub enum ImageCmd {
     List {
         #[arg(short = 'g', long)]
         resource_group: Option<String>,
+        #[command(flatten)]
+        paging: Paging,
     },
     /// Delete a managed image.
     Delete {
         #[command(flatten)]
         target: Target,
+    },
+    /// Update a managed image: its tags.
+    Update {
+        #[command(flatten)]
+        target: Target,
+        #[command(flatten)]
+        tags: TagArgs,
+        #[command(flatten)]
+        update: GenericUpdate,
+        /// Do not wait for the long-running operation to finish.
+        #[arg(long)]
+        no_wait: bool,
     },
 }
 
@@ -63,20 +95,55 @@ impl ImageCmd {
                 os_type,
                 storage_sku,
                 hyper_v_generation,
+                tags,
+                zone_resilient,
+                os_disk_caching,
+                edge_zone,
+                ..
             } => {
                 if hyper_v_generation
                     .as_deref()
                     .is_some_and(|g| !g.eq_ignore_ascii_case("V1"))
                 {
-                    return Err(Error::invalid(
-                        "(NotSupported) --hyper-v-generation: ssefs images are V1",
+                    return Err(Error::not_supported(
+                        "--hyper-v-generation: ssefs images are V1",
                     ));
                 }
-                service::volume_create_shared(
+                let mut set = Vec::new();
+                super::az_args::record(
+                    &mut set,
+                    "storageProfile.zoneResilient",
+                    zone_resilient.map(Value::Bool),
+                );
+                super::az_args::record(
+                    &mut set,
+                    "storageProfile.osDisk.caching",
+                    os_disk_caching.map(|c| {
+                        let known = ["None", "ReadOnly", "ReadWrite"];
+                        Value::String(
+                            known
+                                .iter()
+                                .find(|k| k.eq_ignore_ascii_case(&c))
+                                .map_or(c.clone(), |k| k.to_string()),
+                        )
+                    }),
+                );
+                super::az_args::record(
+                    &mut set,
+                    "extendedLocation",
+                    edge_zone.map(|z| serde_json::json!({ "name": z, "type": "EdgeZone" })),
+                );
+                let recorded = Recorded {
+                    tags: tags.parse()?,
+                    set,
+                    remove: Vec::new(),
+                };
+                let group = resource_group.clone();
+                let out = service::volume_create_shared(
                     shared,
                     Kind::Image,
                     &VolumeArgs {
-                        name,
+                        name: name.clone(),
                         resource_group,
                         location,
                         sku: storage_sku,
@@ -84,14 +151,37 @@ impl ImageCmd {
                         os_type,
                         ..Default::default()
                     },
-                )
+                )?;
+                if recorded.is_empty() {
+                    return Ok(out);
+                }
+                let s = shared.lock();
+                s.record(
+                    RecordTarget::Volume(Kind::Image, &name, Some(&group)),
+                    &recorded,
+                )?;
+                s.volume_show(Kind::Image, &name, Some(&group))
+            }
+            ImageCmd::Update {
+                target,
+                tags,
+                update,
+                ..
+            } => {
+                let recorded = update.recorded(tags.parse()?)?;
+                let s = shared.lock();
+                s.record(
+                    RecordTarget::Volume(Kind::Image, target.name(), target.group()),
+                    &recorded,
+                )?;
+                s.volume_show(Kind::Image, target.name(), target.group())
             }
             ImageCmd::Show { target } => {
                 shared
                     .lock()
                     .volume_show(Kind::Image, target.name(), target.group())
             }
-            ImageCmd::List { resource_group } => shared
+            ImageCmd::List { resource_group, .. } => shared
                 .lock()
                 .volume_list(Kind::Image, resource_group.as_deref()),
             ImageCmd::Delete { target } => {

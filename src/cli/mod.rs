@@ -2,9 +2,11 @@
 //! module per command group, output through [`output`].
 
 mod account;
+mod az_args;
 mod config;
 mod des;
 mod disk;
+mod disk_settings;
 mod group;
 mod image;
 mod keyvault;
@@ -12,6 +14,7 @@ mod mount;
 mod output;
 mod role;
 mod vm;
+mod vm_options;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -33,11 +36,16 @@ pub use output::OutputFormat;
 /// snapshots) on one Linux machine, driven by the same commands as az.
 #[derive(Debug, Parser)]
 #[command(name = "ssefs", version, about, long_about = None)]
+// az (argparse) takes any unique prefix of a long option: `--vault` for `--vault-name`.
+#[command(infer_long_args = true)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
     #[command(subcommand)]
     pub command: Command,
+    /// What the parse found besides the command (see [`Cli::parse_az`]).
+    #[arg(skip)]
+    pub extras: az_args::Extras,
 }
 
 /// Flags every command takes, as in az.
@@ -131,10 +139,28 @@ pub(crate) fn parse_bool(s: &str) -> std::result::Result<bool, String> {
 }
 
 impl Cli {
+    /// Parses a command line as az does: clap (with unique-prefix long options), then the
+    /// options refused as not supported, `--no-wait` and `--max-items` (see [`az_args`]).
+    pub fn parse_az<I, T>(args: I) -> std::result::Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        use clap::{CommandFactory, FromArgMatches};
+        let command = Cli::command();
+        let matches = command.clone().try_get_matches_from(args)?;
+        let mut cli = Cli::from_arg_matches(&matches)?;
+        cli.extras = az_args::Extras::from_matches(&command, &matches);
+        Ok(cli)
+    }
+
     /// Runs the command: mount and unmount here; anything else in the running mount daemon
     /// when the store is mounted, else against the store directly.
     pub fn run(self, raw_args: Vec<String>) -> Reply {
         crate::log::set_debug(self.global.debug);
+        if let Err(e) = self.extras.check() {
+            return error_reply(&e);
+        }
         let root = self
             .global
             .store
@@ -297,6 +323,8 @@ impl Cli {
         files: &ClientFiles,
         made: &mut Vec<remote::ReplyFile>,
     ) -> Result<String> {
+        self.extras.check()?;
+        let extras = self.extras.clone();
         let value = match self.command {
             Command::Account(cmd) => cmd.run(&mut service.lock())?,
             Command::Keyvault(cmd) => cmd.run(&service.lock(), cwd, files, made)?,
@@ -317,6 +345,11 @@ impl Cli {
                 ));
             }
         };
+        if extras.no_wait {
+            // az prints nothing with --no-wait; the work is done already (ssefs never defers).
+            return Ok(String::new());
+        }
+        let value = extras.cut(value);
         output::render(&value, self.global.query.as_deref(), self.global.output)
     }
 }
@@ -407,7 +440,7 @@ pub fn error_reply(e: &Error) -> Reply {
 /// Runs a command forwarded to the mount daemon.
 fn handle_forwarded(service: &Mutex<Service>, request: remote::Request) -> Reply {
     let argv = std::iter::once("ssefs".to_string()).chain(request.args);
-    match Cli::try_parse_from(argv) {
+    match Cli::parse_az(argv) {
         Err(e) => Reply {
             code: e.exit_code(),
             stdout: if e.use_stderr() {

@@ -6,6 +6,8 @@ use serde_json::Value;
 use crate::error::{Error, Result};
 use crate::service::{AssignmentArgs, AssignmentFilter, Service};
 
+// Parsed once per process: the size of a variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum RoleCmd {
     /// Role assignments: who holds which role at which scope.
@@ -59,6 +61,18 @@ pub enum AssignmentCmd {
         /// Resource group, as scope.
         #[arg(short = 'g', long)]
         resource_group: Option<String>,
+        /// Description of role assignment (accepted and ignored: not recorded).
+        #[arg(long)]
+        description: Option<String>,
+        /// A GUID for the role assignment. It must be unique and different for each role assignment (not supported: ssefs names assignments itself).
+        #[arg(long = "name")]
+        refused_name: Option<String>,
+        /// Condition under which the user can be granted permission (not supported: no ABAC conditions).
+        #[arg(long = "condition")]
+        refused_condition: Option<String>,
+        /// Version of the condition syntax (not supported: no ABAC conditions).
+        #[arg(long = "condition-version")]
+        refused_condition_version: Option<String>,
     },
     /// List role assignments.
     List {
@@ -113,6 +127,7 @@ impl RoleCmd {
                 role,
                 scope,
                 resource_group,
+                ..
             }) => {
                 let assignee = assignee
                     .or(assignee_object_id)

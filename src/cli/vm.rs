@@ -5,12 +5,14 @@ use clap::{Args, Subcommand};
 use parking_lot::Mutex;
 use serde_json::Value;
 
+use super::az_args::TagArgs;
 use crate::error::{Error, Result};
 use crate::format::VmBoot;
 use crate::service::{
     self, DiskAttachArgs, ScaleSetArgs, Service, VmArgs, vm_create_shared, vm_delete_shared,
     vm_restart_shared, vm_stop_shared,
 };
+use crate::service::{RecordTarget, Recorded};
 
 /// A VM: `-n` and `-g`, or `--ids`.
 #[derive(Debug, Args)]
@@ -146,6 +148,10 @@ pub enum VmCmd {
         boot: BootArgs,
         #[command(flatten)]
         ignored: Ignored,
+        #[command(flatten)]
+        tags: TagArgs,
+        #[command(flatten)]
+        more: super::vm_options::VmCreateOptions,
     },
     /// Show a VM (-d adds its power state).
     Show {
@@ -184,6 +190,9 @@ pub enum VmCmd {
         target: VmTarget,
         #[arg(long)]
         no_wait: bool,
+        /// Hibernate a virtual machine (not supported: the runner powers the VM off).
+        #[arg(long = "hibernate", num_args = 0..=1, default_missing_value = "true")]
+        refused_hibernate: Option<String>,
     },
     /// Stop and start a VM.
     Restart {
@@ -191,6 +200,9 @@ pub enum VmCmd {
         target: VmTarget,
         #[arg(long)]
         no_wait: bool,
+        /// Force the VM to restart by redeploying it. Use if the VM is unresponsive (accepted: the runner is stopped and started either way).
+        #[arg(long)]
+        force: bool,
     },
     /// Delete a VM (its disks whose delete option is Delete go with it).
     Delete {
@@ -201,6 +213,9 @@ pub enum VmCmd {
         yes: bool,
         #[arg(long)]
         no_wait: bool,
+        /// Optional parameter to force delete virtual machines (accepted: a running VM is powered off and deleted either way).
+        #[arg(long, value_parser = super::parse_bool, num_args = 0..=1, default_missing_value = "true")]
+        force_deletion: Option<bool>,
     },
     /// Show a VM with its instance view (statuses: provisioning, power, platform stops).
     GetInstanceView {
@@ -246,6 +261,18 @@ pub enum VmDiskCmd {
         disk_encryption_set: Option<String>,
         #[arg(long)]
         caching: Option<String>,
+        /// Enable write accelerator (accepted and ignored: writes go through the mount either way).
+        #[arg(long)]
+        enable_write_accelerator: bool,
+        /// Names or IDs (space delimited) of disk resources to attach (not supported: attach one disk per command).
+        #[arg(long = "disks", num_args = 1..)]
+        refused_disks: Vec<String>,
+        /// Create a data disk from a snapshot or another disk (not supported: make it with disk create --source, then attach it).
+        #[arg(long = "source-snapshots-or-disks", num_args = 1..)]
+        refused_source_snapshots_or_disks: Vec<String>,
+        /// Create a data disk from a disk restore point (not supported: no restore points).
+        #[arg(long = "source-disk-restore-point", num_args = 1..)]
+        refused_source_disk_restore_point: Vec<String>,
     },
     /// Detach a data disk (it stays, unattached).
     Detach {
@@ -255,6 +282,9 @@ pub enum VmDiskCmd {
         resource_group: Option<String>,
         #[arg(short = 'n', long)]
         name: String,
+        /// Force detach managed data disks from a VM (accepted: a detach is immediate).
+        #[arg(long)]
+        force_detach: bool,
     },
 }
 
@@ -315,14 +345,18 @@ impl VmCmd {
                 no_wait: _,
                 boot,
                 ignored: _,
+                tags,
+                more: _,
             } => {
+                let tags = tags.parse()?;
+                let (vm_name, vm_group) = (name.clone(), resource_group.clone());
                 if boot.boot_kernel.is_some() || boot.boot_initrd.is_some() {
                     crate::daemon::remote::caller_may_name_files("--boot-kernel/--boot-initrd")?;
                 }
                 if image.contains('/') && !image.starts_with("/subscriptions/") {
                     crate::daemon::remote::caller_may_name_files("--image FILE")?;
                 }
-                vm_create_shared(
+                let out = vm_create_shared(
                     shared,
                     &VmArgs {
                         name,
@@ -347,7 +381,18 @@ impl VmCmd {
                         start: true,
                     },
                     cwd,
-                )
+                )?;
+                if tags.is_some() {
+                    // `vm create` prints its own summary (no tags); `vm show` has them.
+                    shared.lock().record(
+                        RecordTarget::Vm(&vm_name, Some(&vm_group)),
+                        &Recorded {
+                            tags,
+                            ..Default::default()
+                        },
+                    )?;
+                }
+                Ok(out)
             }
             VmCmd::Show {
                 target,
@@ -393,6 +438,7 @@ impl VmCmd {
                 sku,
                 disk_encryption_set,
                 caching,
+                ..
             }) => shared.lock().vm_disk_attach(&DiskAttachArgs {
                 vm_name,
                 resource_group,
@@ -408,6 +454,7 @@ impl VmCmd {
                 vm_name,
                 resource_group,
                 name,
+                ..
             }) => shared
                 .lock()
                 .vm_disk_detach(&vm_name, resource_group.as_deref(), &name),
@@ -470,6 +517,10 @@ pub enum VmssCmd {
         lb: Option<String>,
         #[arg(long, hide = true)]
         load_balancer: Option<String>,
+        #[command(flatten)]
+        tags: TagArgs,
+        #[command(flatten)]
+        more: super::vm_options::VmssCreateOptions,
     },
     /// Show a scale set.
     Show {
@@ -509,6 +560,9 @@ pub enum VmssCmd {
         target: VmTarget,
         #[arg(long)]
         no_wait: bool,
+        /// Optional parameter to force delete a virtual machine scale set (accepted: its instances are powered off and deleted either way).
+        #[arg(long, value_parser = super::parse_bool, num_args = 0..=1, default_missing_value = "true")]
+        force_deletion: Option<bool>,
     },
 }
 
@@ -553,12 +607,15 @@ impl VmssCmd {
                 data_disk_sizes_gb,
                 data_disk_encryption_sets,
                 boot,
+                tags,
                 ..
             } => {
                 if boot.boot_kernel.is_some() || boot.boot_initrd.is_some() {
                     crate::daemon::remote::caller_may_name_files("--boot-kernel/--boot-initrd")?;
                 }
-                service::vmss_create_shared(
+                let tags = tags.parse()?;
+                let (set_name, set_group) = (name.clone(), resource_group.clone());
+                let out = service::vmss_create_shared(
                     shared,
                     &ScaleSetArgs {
                         name,
@@ -576,7 +633,19 @@ impl VmssCmd {
                         data_disk_encryption_sets,
                         boot: boot.boot(),
                     },
-                )
+                )?;
+                if tags.is_none() {
+                    return Ok(out);
+                }
+                let s = shared.lock();
+                s.record(
+                    RecordTarget::ScaleSet(&set_name, Some(&set_group)),
+                    &Recorded {
+                        tags,
+                        ..Default::default()
+                    },
+                )?;
+                s.vmss_show(&set_name, Some(&set_group))
             }
             VmssCmd::Show { target } => shared.lock().vmss_show(target.name(), target.group()),
             VmssCmd::List { resource_group } => shared.lock().vmss_list(resource_group.as_deref()),

@@ -101,6 +101,24 @@ impl KeyPair {
 }
 
 /// An RSA private key's components, for import into a token only. No `Clone` or `Debug`.
+impl KeyPair {
+    /// RSA-OAEP with SHA-256 decryption of an arbitrary message (Key Vault's `decrypt` with
+    /// `RSA-OAEP-256`); the plaintext is wiped on drop.
+    pub fn decrypt_oaep256(&self, cipher: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+        if cipher.len() != self.0.size() {
+            return Err(Error::invalid(format!(
+                "a ciphertext of {} bytes cannot come from this {}-bit key",
+                cipher.len(),
+                self.0.size() * 8
+            )));
+        }
+        self.0
+            .oaep_decrypt::<Sha256>(cipher)
+            .map(Zeroizing::new)
+            .map_err(|_| Error::Crypto("the value does not decrypt under this key".into()))
+    }
+}
+
 pub struct PrivateComponents {
     pub n: Zeroizing<Vec<u8>>,
     pub e: Zeroizing<Vec<u8>>,
@@ -131,6 +149,22 @@ impl PublicKey {
     }
 
     /// Modulus size in bits.
+    /// RSA-OAEP with SHA-256 encryption of an arbitrary message (Key Vault's `encrypt` with
+    /// `RSA-OAEP-256`): at most the key's size in bytes minus 66.
+    pub fn encrypt_oaep256(&self, plain: &[u8]) -> Result<Vec<u8>> {
+        let max = self.0.size().saturating_sub(66);
+        if plain.len() > max {
+            return Err(Error::invalid(format!(
+                "a value of {} bytes is too long for RSA-OAEP-256 with this {}-bit key (at most {max})",
+                plain.len(),
+                self.0.size() * 8
+            )));
+        }
+        self.0
+            .oaep_encrypt::<Sha256>(plain)
+            .map_err(|e| Error::Crypto(format!("encryption failed: {e}")))
+    }
+
     pub fn bits(&self) -> usize {
         self.0.size() * 8
     }

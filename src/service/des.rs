@@ -215,6 +215,10 @@ impl Service {
             rotation_to_latest_key_version_enabled: args.auto_rotation,
             last_key_rotation_timestamp: None,
             created: clock::now_rfc3339(),
+            tags: Default::default(),
+            settings: Default::default(),
+            source_vault_implied: args.source_vault.is_none(),
+            user_assigned_identities: Default::default(),
         };
         self.save_des(&rec)?;
         fsio::sync_dir(&self.des_dir())?;
@@ -258,6 +262,11 @@ impl Service {
         auto_rotation: Option<bool>,
     ) -> Result<Value> {
         let mut rec = self.load_des_by_ref(name_or_id, group)?;
+        if source_vault.is_some() && rec.source_vault_implied {
+            // Given now: `activeKey.sourceVault` shows it from here on.
+            rec.source_vault_implied = false;
+            self.save_des(&rec)?;
+        }
         if let Some(auto) = auto_rotation {
             rec.rotation_to_latest_key_version_enabled = auto;
             self.save_des(&rec)?;

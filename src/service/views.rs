@@ -32,18 +32,24 @@ pub fn account(rec: &StoreRecord) -> Value {
 
 /// `keyvault show`.
 pub fn vault(rec: &VaultRecord) -> Value {
+    let mut out = vault_base(rec);
+    super::recorded::show(&mut out, &rec.tags, &rec.settings);
+    out
+}
+
+fn vault_base(rec: &VaultRecord) -> Value {
     let policies: Vec<Value> = rec
         .access_policies
         .iter()
         .map(|p| {
             json!({
-                "applicationId": null,
+                "applicationId": p.extras.application_id,
                 "objectId": p.object_id,
                 "permissions": {
-                    "certificates": [],
+                    "certificates": p.extras.certificate_permissions,
                     "keys": p.key_permissions,
-                    "secrets": [],
-                    "storage": [],
+                    "secrets": p.extras.secret_permissions,
+                    "storage": p.extras.storage_permissions,
                 },
                 "tenantId": p.tenant_id,
             })
@@ -59,6 +65,7 @@ pub fn vault(rec: &VaultRecord) -> Value {
             "enableRbacAuthorization": rec.enable_rbac_authorization,
             "enableSoftDelete": rec.enable_soft_delete,
             "provisioningState": "Succeeded",
+            "publicNetworkAccess": "Enabled",
             "sku": { "family": "A", "name": rec.sku.as_deref().unwrap_or("standard") },
             "softDeleteRetentionInDays": rec.soft_delete_retention_in_days,
             "tenantId": rec.tenant_id,
@@ -73,6 +80,7 @@ pub fn vault(rec: &VaultRecord) -> Value {
 /// A soft-deleted vault (`keyvault show-deleted`, `delete` output).
 pub fn deleted_vault(rec: &VaultRecord) -> Value {
     let mut v = vault(rec);
+    v["type"] = json!("Microsoft.KeyVault/deletedVaults");
     if let Some(d) = &rec.deleted {
         v["properties"]["deletionDate"] = json!(clock::rfc3339(d.deleted_at));
         v["properties"]["scheduledPurgeDate"] = json!(clock::rfc3339(d.scheduled_purge_at));
@@ -108,7 +116,7 @@ pub fn key(vault: &VaultRecord, key: &KeyRecord, v: &KeyVersionRecord) -> Value 
         "key": {
             "crv": null,
             "e": v.e,
-            "keyOps": ["encrypt", "decrypt", "sign", "verify", "wrapKey", "unwrapKey"],
+            "keyOps": v.key_ops.clone().unwrap_or_else(|| ALL_KEY_OPS.iter().map(|o| o.to_string()).collect()),
             "kid": KeyUrl::format(&vault.name, &key.name, &v.id),
             "kty": if key.protection == "hsm" { "RSA-HSM" } else { "RSA" },
             "n": v.n,
@@ -116,7 +124,7 @@ pub fn key(vault: &VaultRecord, key: &KeyRecord, v: &KeyVersionRecord) -> Value 
         "managed": null,
         "name": key.name,
         "releasePolicy": null,
-        "tags": null,
+        "tags": key_tags(key),
     });
     if let Some(d) = &key.deleted {
         out["deletedDate"] = json!(clock::rfc3339(d.deleted_at));
@@ -166,6 +174,25 @@ pub fn rotation_policy(vault: &VaultRecord, key: &KeyRecord) -> Value {
     })
 }
 
+/// The operations a key version permits when `--ops` did not restrict them.
+pub const ALL_KEY_OPS: &[&str] = &[
+    "encrypt",
+    "decrypt",
+    "sign",
+    "verify",
+    "wrapKey",
+    "unwrapKey",
+];
+
+/// A key's tags as az shows them: null when there are none.
+fn key_tags(key: &KeyRecord) -> Value {
+    if key.tags.is_empty() {
+        Value::Null
+    } else {
+        json!(key.tags)
+    }
+}
+
 /// One entry of `keyvault key list`.
 pub fn key_list_item(vault: &VaultRecord, key: &KeyRecord) -> Value {
     let latest = key.versions.last();
@@ -174,7 +201,7 @@ pub fn key_list_item(vault: &VaultRecord, key: &KeyRecord) -> Value {
         "kid": format!("https://{}.{VAULT_DOMAIN}/keys/{}", vault.name.to_ascii_lowercase(), key.name),
         "managed": null,
         "name": key.name,
-        "tags": null,
+        "tags": key_tags(key),
     })
 }
 
@@ -185,7 +212,7 @@ pub fn key_version_item(vault: &VaultRecord, key: &KeyRecord, v: &KeyVersionReco
         "kid": KeyUrl::format(&vault.name, &key.name, &v.id),
         "managed": null,
         "name": key.name,
-        "tags": null,
+        "tags": key_tags(key),
     })
 }
 
@@ -205,6 +232,19 @@ pub fn des_id(rec: &DesRecord) -> String {
 
 /// `disk-encryption-set show`.
 pub fn des(rec: &DesRecord) -> Value {
+    let mut out = des_base(rec);
+    if rec.source_vault_implied {
+        out["activeKey"]["sourceVault"] = Value::Null;
+    }
+    if !rec.user_assigned_identities.is_empty() {
+        out["identity"]["type"] = json!("SystemAssigned, UserAssigned");
+        out["identity"]["userAssignedIdentities"] = json!(rec.user_assigned_identities);
+    }
+    super::recorded::show(&mut out, &rec.tags, &rec.settings);
+    out
+}
+
+fn des_base(rec: &DesRecord) -> Value {
     json!({
         "activeKey": key_ref(&rec.active_key),
         "autoKeyRotationError": null,
@@ -258,6 +298,15 @@ pub struct Attachment {
 
 /// `disk show` / `snapshot show`, with who holds it, if anyone.
 pub fn volume(rec: &VolumeRecord, attachment: Option<&Attachment>) -> Value {
+    let mut out = volume_base(rec, attachment);
+    if super::disk_access::exported(rec).is_some() && rec.kind != VolumeKind::Image {
+        out["diskState"] = json!("ActiveSAS");
+    }
+    super::recorded::show(&mut out, &rec.tags, &rec.settings);
+    out
+}
+
+fn volume_base(rec: &VolumeRecord, attachment: Option<&Attachment>) -> Value {
     let managed_by = attachment.map(|a| a.managed_by.as_str());
     let mut out = json!({
         "creationData": {
@@ -289,6 +338,7 @@ pub fn volume(rec: &VolumeRecord, attachment: Option<&Attachment>) -> Value {
         VolumeKind::Snapshot => {
             out["type"] = json!("Microsoft.Compute/snapshots");
             out["incremental"] = json!(false);
+            out["completionPercent"] = json!(100);
         }
         VolumeKind::Image => return image(rec),
     }

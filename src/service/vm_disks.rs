@@ -89,6 +89,7 @@ impl Service {
                 ));
             }
             let disk = self.load_volume_by_ref(Kind::Disk, &args.disk, Some(&vm.resource_group))?;
+            self.refuse_if_exported(&disk, "attaching it")?;
             let holders = self.disk_holders()?;
             self.check_attachable(&disk, &holders, vm.ultra_ssd_enabled, &vm.location)?;
             (disk, "Attach")

@@ -47,7 +47,7 @@ impl Service {
         scoped_records::locate(&self.scale_sets_dir(), reference)
     }
 
-    fn load_scale_set_by_ref(
+    pub(super) fn load_scale_set_by_ref(
         &self,
         name_or_id: &str,
         group: Option<&str>,
@@ -55,7 +55,7 @@ impl Service {
         scoped_records::load_by_ref(self, &self.scale_sets_dir(), name_or_id, group)
     }
 
-    fn save_scale_set(&self, rec: &ScaleSetRecord) -> Result<()> {
+    pub(super) fn save_scale_set(&self, rec: &ScaleSetRecord) -> Result<()> {
         scoped_records::save(&self.scale_sets_dir(), rec)
     }
 

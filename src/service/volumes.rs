@@ -467,6 +467,9 @@ impl Service {
             },
             pending: None,
             os_type,
+            tags: Default::default(),
+            settings: Default::default(),
+            access: None,
         };
         let id = views::volume_id(&rec);
 
@@ -693,6 +696,7 @@ impl Service {
         upd: &VolumeUpdate,
     ) -> Result<UpdatePlan> {
         let mut rec = self.load_volume_by_ref(Kind::Disk, name_or_id, group)?;
+        self.refuse_if_exported(&rec, "updating it")?;
         if let Some(pending) = &rec.pending {
             return Err(Error::Busy(format!(
                 "disk '{}' has an unfinished change ({}): it is finished when the store is next opened",
@@ -819,6 +823,7 @@ impl Service {
     ) -> Result<Value> {
         let rec = self.load_volume_by_ref(kind, name_or_id, group)?;
         self.refuse_if_attached(&rec, "deleting it")?;
+        self.refuse_if_exported(&rec, "deleting it")?;
         if let Some(PendingChange::Rekey { .. }) = &rec.pending {
             return Err(Error::Busy(format!(
                 "{} '{}' is being re-encrypted under a new key: delete it when that has finished",

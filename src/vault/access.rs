@@ -29,6 +29,7 @@ impl Vaults {
                 object_id: object_id.to_string(),
                 tenant_id: tenant,
                 key_permissions: perms,
+                extras: Default::default(),
             }),
         }
         self.save_vault(&rec)?;

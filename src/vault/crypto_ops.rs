@@ -151,6 +151,7 @@ impl Vaults {
         caller: &Caller,
     ) -> Result<(Vec<u8>, String)> {
         let (vrec, krec, version) = self.usable(url, caller, "wrapKey", "WrapKey")?;
+        check_op(&vrec, &krec, &version, "wrapKey")?;
         // Outside its dates a version wraps nothing, though it still unwraps (as in Key Vault).
         let shown = KeyUrl::format(&vrec.name, &krec.name, &version.id);
         if let Err(e) = super::check_can_wrap(&shown, &version, crate::clock::now_secs()) {
@@ -182,6 +183,7 @@ impl Vaults {
     /// "unwrapKey": unwraps a DEK wrapped by the key version `url` names.
     pub fn unwrap_key(&self, url: &KeyUrl, wrapped: &[u8], caller: &Caller) -> Result<DataKey> {
         let (vrec, krec, version) = self.usable(url, caller, "unwrapKey", "UnwrapKey")?;
+        check_op(&vrec, &krec, &version, "unwrapKey")?;
         let unwrapped = match &version.hsm {
             // Inside the token: the private key never leaves it.
             Some(_) => self
@@ -215,5 +217,83 @@ impl Vaults {
                 Err(e)
             }
         }
+    }
+
+    /// "encrypt": RSA-OAEP-256 of `plain` under the key version `url` names (`keyvault key
+    /// encrypt`); returns the ciphertext and the versioned URL that made it.
+    pub fn encrypt(
+        &self,
+        url: &KeyUrl,
+        plain: &[u8],
+        caller: &Caller,
+    ) -> Result<(Vec<u8>, String)> {
+        let (vrec, krec, version) = self.usable(url, caller, "encrypt", "Encrypt")?;
+        let shown = KeyUrl::format(&vrec.name, &krec.name, &version.id);
+        let result = check_op(&vrec, &krec, &version, "encrypt")
+            .and_then(|()| Self::public_of(&version)?.encrypt_oaep256(plain));
+        let outcome = match &result {
+            Ok(_) => "Succeeded".to_string(),
+            Err(e) => format!("Failed: {e}"),
+        };
+        self.audit(
+            &vrec.name,
+            "Encrypt",
+            caller,
+            Some(&krec.name),
+            Some(&version.id),
+            &outcome,
+        );
+        Ok((result?, shown))
+    }
+
+    /// "decrypt": the RSA-OAEP-256 plaintext of `cipher` under the key version `url` names
+    /// (`keyvault key decrypt`). Software keys only: an HSM key's token unwraps data keys and
+    /// nothing else.
+    pub fn decrypt(
+        &self,
+        url: &KeyUrl,
+        cipher: &[u8],
+        caller: &Caller,
+    ) -> Result<(zeroize::Zeroizing<Vec<u8>>, String)> {
+        let (vrec, krec, version) = self.usable(url, caller, "decrypt", "Decrypt")?;
+        let shown = KeyUrl::format(&vrec.name, &krec.name, &version.id);
+        let result = check_op(&vrec, &krec, &version, "decrypt").and_then(|()| {
+            if version.hsm.is_some() {
+                return Err(Error::not_supported(format!(
+                    "decrypt with HSM-protected key '{}' is not supported: its token only unwraps data keys",
+                    krec.name
+                )));
+            }
+            self.load_pair(&vrec.name, &krec.name, &version.id)?
+                .decrypt_oaep256(cipher)
+        });
+        let outcome = match &result {
+            Ok(_) => "Succeeded".to_string(),
+            Err(e) => format!("Failed: {e}"),
+        };
+        self.audit(
+            &vrec.name,
+            "Decrypt",
+            caller,
+            Some(&krec.name),
+            Some(&version.id),
+            &outcome,
+        );
+        Ok((result?, shown))
+    }
+}
+
+/// Refuses an operation the version's `--ops` do not permit.
+fn check_op(vrec: &VaultRecord, krec: &KeyRecord, v: &KeyVersionRecord, op: &str) -> Result<()> {
+    match &v.key_ops {
+        Some(ops) if !ops.iter().any(|o| o.eq_ignore_ascii_case(op)) => {
+            Err(Error::not_allowed(format!(
+                "Operation {op} is not permitted on key '{}' in vault '{}' (its operations: {})",
+                krec.name,
+                vrec.name,
+                ops.join(", ")
+            )))
+        }
+        _ => Ok(()),
     }
 }

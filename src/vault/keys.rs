@@ -144,6 +144,8 @@ impl Vaults {
                 deleted: None,
                 versions: Vec::new(),
                 rotation_policy: None,
+                tags: Default::default(),
+                settings: Default::default(),
             },
         };
         let in_token = rec.protection == "hsm";
@@ -192,6 +194,7 @@ impl Vaults {
                 .expires
                 .or(dates.expires_after.map(|d| now.saturating_add(d))),
             not_before: dates.not_before,
+            key_ops: None,
         });
         self.save_key(&vrec.name, &rec)?;
         if existing.is_none() {

@@ -127,11 +127,14 @@ impl Vaults {
                     object_id: creator.to_string(),
                     tenant_id: new.tenant_id.clone(),
                     key_permissions: KEY_PERMISSIONS.iter().map(|p| p.to_string()).collect(),
+                    extras: Default::default(),
                 }]
             },
             created: clock::now_rfc3339(),
             deleted: None,
             enable_rbac_authorization: new.enable_rbac_authorization,
+            tags: Default::default(),
+            settings: Default::default(),
         };
         self.save_vault(&rec)?;
         fsio::sync_dir(&self.dir)?;
@@ -223,5 +226,33 @@ impl Vaults {
             .iter()
             .map(|n| Self::load_key_at(&keys.join(n)))
             .collect()
+    }
+}
+
+impl Vaults {
+    /// Changes a live vault's record with `edit` and saves it (tags and recorded settings).
+    pub fn edit_vault(
+        &self,
+        name: &str,
+        edit: impl FnOnce(&mut VaultRecord) -> Result<()>,
+    ) -> Result<VaultRecord> {
+        let mut rec = self.vault(name)?;
+        edit(&mut rec)?;
+        self.save_vault(&rec)?;
+        Ok(rec)
+    }
+
+    /// Changes a live key's record with `edit` and saves it (tags, a version's operations).
+    pub fn edit_key(
+        &self,
+        vault: &str,
+        key: &str,
+        edit: impl FnOnce(&mut KeyRecord) -> Result<()>,
+    ) -> Result<KeyRecord> {
+        let vrec = self.vault(vault)?;
+        let mut rec = self.key(&vrec.name, key)?;
+        edit(&mut rec)?;
+        self.save_key(&vrec.name, &rec)?;
+        Ok(rec)
     }
 }

@@ -456,6 +456,7 @@ mod tests {
             expires,
             not_before: None,
             hsm: None,
+            key_ops: None,
         }
     }
 
