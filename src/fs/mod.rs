@@ -29,6 +29,7 @@
 mod control_files;
 mod data;
 mod inodes;
+pub mod session;
 
 use std::collections::HashMap;
 use std::ffi::OsStr;
