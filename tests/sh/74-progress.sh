@@ -2,8 +2,8 @@
 # Progress of long work (issue 13): on a terminal (a pseudo-terminal made by script(1)) a copy
 # that is not a reflink, a rotation that re-wraps the DEKs of several disks and `ssefs check`
 # draw a bar on stderr; through a pipe nothing extra is printed, and stdout (-o json) is the
-# same either way. (The store is not mounted here: a command forwarded to the mount daemon
-# shows no bar, see README.)
+# same either way; and the same when the store is mounted, where the mount daemon does the work
+# and sends its progress to the caller.
 . "$(dirname "$0")/lib.sh"
 command -v script >/dev/null || fail "script(1) missing (util-linux)"
 # on_tty CMD: runs CMD (a shell string) with stdin, stdout and stderr on a pseudo-terminal.
@@ -58,5 +58,16 @@ echo "$out" | grep -q "no problems found" || fail "$out"
 out=$("$S" check 2>&1 | cat)
 echo "$out" | grep -q "checking" && fail "a bar through a pipe: $out"
 echo "$out" | grep -q "no problems found" || fail "$out"
+
+case_ "mounted: the daemon's copy draws its bar on the caller's terminal, nothing through a pipe"
+mount_store
+out=$(on_tty "$S snapshot create -g rg -n s4 --source d1 -o json >$WORK/s4.json")
+echo "$out" | grep -q "copying snapshot 's4' \[" || fail "no bar from the daemon: $(echo "$out" | cat -A | tail -c 400)"
+python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert d['name']=='s4'" "$WORK/s4.json" ||
+  fail "stdout is not the JSON alone: $(head -c 300 "$WORK/s4.json")"
+out=$("$S" snapshot create -g rg -n s5 --source d1 -o none 2>&1 | cat)
+assert_eq "$out" "" "forwarded output through a pipe"
+grep -q "copying snapshot" "$SSEFS_STORE/daemon.log" && fail "a bar in the daemon's log"
+unmount_store
 
 echo "ok: $(basename "$0")"
