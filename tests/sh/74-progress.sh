@@ -51,6 +51,26 @@ out=$("$S" disk-encryption-set update -n des -g rg --key-url "$url3" -o none 2>&
 assert_eq "$out" "" "rotation output through a pipe"
 assert_eq "$(ssefs disk show -g rg -n d2 --query encryption.diskEncryptionSetId -o tsv | sed 's|.*/||')" des "set"
 
+case_ "a rotation a crash interrupted, resumed by the next command, draws its bar on a terminal"
+ssefs keyvault key rotate --vault-name kv-progress -n k1 -o none
+url4=$(ssefs keyvault key show --vault-name kv-progress -n k1 --query key.kid -o tsv)
+# The state a crash right after the rotation's first step leaves: the set points at the new key
+# and lists the old one in previousKeys; no DEK is re-wrapped yet (as tests/store_data.rs does).
+des_json=$(grep -l '"name": *"des"' $(find "$SSEFS_STORE" -path '*diskEncryptionSets*' -name '*.json'))
+python3 - "$des_json" "$url4" <<'PY'
+import json, sys
+path, url = sys.argv[1], sys.argv[2]
+d = json.load(open(path))
+old = dict(d["activeKey"])
+d["activeKey"]["keyUrl"] = url
+d["previousKeys"] = [old]
+json.dump(d, open(path, "w"), indent=2)
+PY
+out=$(on_tty "$S disk list -o none")
+echo "$out" | grep -q "re-wrapping the DEKs of disk encryption set 'des' \[.*6/6" ||
+  fail "no bar for the resumed rotation: $(echo "$out" | cat -A | tail -c 400)"
+assert_eq "$(ssefs disk-encryption-set show -n des -g rg --query 'length(previousKeys)')" 0 "previousKeys after the resume"
+
 case_ "ssefs check draws a bar on a terminal, not through a pipe, and reports the same"
 out=$(on_tty "$S check")
 echo "$out" | grep -q "checking disks, snapshots and images \[.*6/6" || fail "no check bar: $(echo "$out" | cat -A | tail -c 400)"
