@@ -12,6 +12,11 @@
 //! fstab and systemd use for themselves (`rw`, `defaults`, `auto`, `noauto`, `nofail`,
 //! `_netdev`, `user`, `users`, `nosuid`, `nodev`, `x-*`, `comment=*`) are ignored: the mount
 //! is always nosuid and nodev. Anything else is refused, unless `-s` (sloppy) is given.
+//!
+//! Without our helper in /sbin, mount(8) runs fuse3's generic `mount.fuse` for type
+//! `fuse.ssefs`, which runs `ssefs SOURCE MOUNTPOINT -o OPTIONS,dev,suid` from `PATH`: the
+//! binary called as `ssefs` with an absolute path (or `ssefs:`) where a command name would be
+//! is that call, and is read the same way.
 
 use std::ffi::OsStr;
 use std::path::Path;
@@ -52,6 +57,9 @@ fn is_generic(option: &str) -> bool {
             | "noatime"
             | "relatime"
             | "async"
+            // fuse3's mount.fuse adds these unless told otherwise.
+            | "dev"
+            | "suid"
     ) || option.starts_with("x-")
         || option.starts_with("comment=")
 }
@@ -63,7 +71,12 @@ pub fn parse(argv0: &OsStr, args: &[String]) -> Result<HelperCall, String> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    if !NAMES.contains(&name.as_str()) {
+    // fuse3's mount.fuse: `ssefs SOURCE MOUNTPOINT -o ...`; no command starts with '/'.
+    let from_mount_fuse = name == "ssefs"
+        && args.first().is_some_and(|a| {
+            a.starts_with('/') || a.starts_with(crate::fs::session::SOURCE_PREFIX)
+        });
+    if !NAMES.contains(&name.as_str()) && !from_mount_fuse {
         return Ok(HelperCall::NotHelper);
     }
     let usage = || format!("usage: {name} STORE MOUNTPOINT [-sfnv] [-o OPTIONS]");
@@ -199,6 +212,32 @@ mod tests {
             ["--store", "/s", "mount", "/m"]
         );
         assert_eq!(call(&["/s", "/m", "-f"]), Ok(HelperCall::Nothing));
+    }
+
+    #[test]
+    fn fuse3_mount_fuse_calls_are_read_too() {
+        let args: Vec<String> = ["/var/lib/ssefs", "/mnt/d", "-o", "rw,caching=None,dev,suid"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(
+            parse(OsStr::new("/usr/local/bin/ssefs"), &args),
+            Ok(HelperCall::Run(
+                [
+                    "--store",
+                    "/var/lib/ssefs",
+                    "mount",
+                    "/mnt/d",
+                    "--caching",
+                    "None"
+                ]
+                .iter()
+                .map(|s| s.to_string())
+                .collect()
+            ))
+        );
+        let args = vec!["--store".to_string(), "/s".to_string(), "check".to_string()];
+        assert_eq!(parse(OsStr::new("ssefs"), &args), Ok(HelperCall::NotHelper));
     }
 
     #[test]

@@ -89,6 +89,24 @@ mount_store
 cmp <(head -c $((8 << 20)) "$MNT/disks/d1") "$WORK/data" || fail "data lost after umount"
 unmount_store
 
+case_ "without our helper, fuse3's mount.fuse runs 'ssefs SOURCE MOUNTPOINT -o ...' from PATH: that works too"
+[ -x /sbin/mount.fuse ] || fail "/sbin/mount.fuse missing (fuse3)"
+[ ! -e /sbin/mount.fuse.ssefs ] || fail "/sbin/mount.fuse.ssefs is installed on this machine: this case needs it absent"
+# mount(8) gives helpers a fixed PATH (/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:
+# /bin): the installed binary joins /usr/bin through an overlay, in a private namespace.
+unshare -m --propagation private env WORK="$WORK" MNT="$MNT" PREFIX="$PREFIX" STORE="$SSEFS_STORE" bash -euo pipefail -c '
+  trap "grep -q \" \$MNT \" /proc/mounts && umount -l \"\$MNT\"" EXIT
+  mount -t overlay ssefs-test-bin -o "lowerdir=$PREFIX/usr/bin:/usr/bin" /usr/bin
+  mount -t fuse.ssefs "ssefs:$STORE" "$MNT" -o caching=None
+  line=$(grep " $MNT " /proc/mounts)
+  set -- $line
+  [ "$1" = "ssefs:$STORE" ] && [ "$3" = fuse.ssefs ] || { echo "FAIL: $line" >&2; exit 1; }
+  case ",$4," in *,nosuid,*nodev,*) ;; *) echo "FAIL: not nosuid,nodev: $4" >&2; exit 1 ;; esac
+  cmp <(head -c $((8 << 20)) "$MNT/disks/d1") "$WORK/data" || { echo "FAIL: data differs" >&2; exit 1; }
+  umount "$MNT"
+'
+wait_until daemon_gone || fail "the daemon did not exit after umount"
+
 case_ "a bad fstab option fails the mount with the option named, and mounts nothing"
 printf '%s %s fuse.ssefs ro,caching=ReadOnly 0 0\n' "$SSEFS_STORE" "$MNT" >"$WORK/fstab-bad"
 set +e
