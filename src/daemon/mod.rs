@@ -32,7 +32,7 @@ use crate::fsio::{self, FileLock};
 use crate::log;
 use crate::service::Service;
 
-/// The source shown in /proc/mounts is `ssefs:STORE`: it identifies our mounts and their store.
+// The source shown in /proc/mounts is `ssefs:STORE`: it identifies our mounts and their store.
 use crate::fs::session::SOURCE_PREFIX;
 /// How long `ssefs unmount` retries a busy stale mount (see [`umount_stale_patiently`]).
 const STALE_PATIENCE: Duration = Duration::from_secs(5);
