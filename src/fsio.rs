@@ -107,9 +107,11 @@ pub fn sparse_copy(src: &Path, dst: &Path, what: &str) -> Result<()> {
     // SAFETY: FICLONE takes the source descriptor as its argument; both fds are open.
     let cloned = unsafe { libc::ioctl(output.as_raw_fd(), libc::FICLONE, input.as_raw_fd()) } == 0;
     if !cloned {
-        let mut progress = crate::progress::Progress::new(what, len);
-        copy_data_extents(&input, &output, len, &mut progress)
+        let progress = crate::progress::Progress::new(what, len);
+        copy_data_extents(&input, &output, len, &progress)
             .ctx(|| format!("copy {} to {}", src.display(), dst.display()))?;
+        // The rest is holes: done.
+        progress.update(len);
     }
     output
         .set_len(len)
@@ -122,7 +124,7 @@ fn copy_data_extents(
     input: &File,
     output: &File,
     len: u64,
-    progress: &mut crate::progress::Progress,
+    progress: &crate::progress::Progress,
 ) -> std::io::Result<()> {
     let fd_in = input.as_raw_fd();
     let fd_out = output.as_raw_fd();

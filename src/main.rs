@@ -19,6 +19,17 @@ fn main() -> ExitCode {
             }
         }
     }
+    // Called as mount.fuse.ssefs (by mount(8), for fstab): its command line becomes ours.
+    let argv0 = std::env::args_os().next().unwrap_or_default();
+    match ssefs::cli::mount_helper::parse(&argv0, &raw_args) {
+        Ok(ssefs::cli::mount_helper::HelperCall::NotHelper) => {}
+        Ok(ssefs::cli::mount_helper::HelperCall::Run(args)) => raw_args = args,
+        Ok(ssefs::cli::mount_helper::HelperCall::Nothing) => return ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("{message}");
+            return ExitCode::from(1);
+        }
+    }
     let reply =
         ssefs::cli::Cli::parse_az(std::iter::once("ssefs".to_string()).chain(raw_args.clone()))
             .unwrap_or_else(|e| e.exit())

@@ -107,7 +107,7 @@ pub fn reencrypt_file(
         .len()
         .min(len);
     let mut buf = zeroize::Zeroizing::new(vec![0u8; REENCRYPT_CHUNK]);
-    let mut progress = crate::progress::Progress::new(what, src_len);
+    let progress = crate::progress::Progress::new(what, src_len);
     let mut pos = 0u64;
     while pos < src_len {
         let Some((data, hole)) =
@@ -128,6 +128,8 @@ pub fn reencrypt_file(
         }
         pos = end.max(hole);
     }
+    // The rest is holes: done.
+    progress.update(src_len);
     output
         .set_len(len)
         .ctx(|| format!("set length of {}", dst.display()))?;

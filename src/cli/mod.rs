@@ -11,6 +11,7 @@ mod group;
 mod image;
 mod keyvault;
 mod mount;
+pub mod mount_helper;
 mod output;
 mod role;
 mod vm;

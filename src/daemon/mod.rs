@@ -6,6 +6,7 @@
 //! `daemon.sock` (forwarded commands), `daemon.json` (pid and mount point, informative) and
 //! `daemon.log` (the detached daemon's stderr).
 
+pub mod notify;
 pub mod remote;
 pub mod schedule;
 pub mod vms;
@@ -31,10 +32,8 @@ use crate::fsio::{self, FileLock};
 use crate::log;
 use crate::service::Service;
 
-/// The source shown in /proc/mounts is `ssefs:STORE` (fuser's own mount code does not set a
-/// `fuse.ssefs` type, so the source is what identifies our mounts and their store).
-const SOURCE_PREFIX: &str = "ssefs:";
-const SUBTYPE: &str = "ssefs";
+// The source shown in /proc/mounts is `ssefs:STORE`: it identifies our mounts and their store.
+use crate::fs::session::SOURCE_PREFIX;
 /// How long `ssefs unmount` retries a busy stale mount (see [`umount_stale_patiently`]).
 const STALE_PATIENCE: Duration = Duration::from_secs(5);
 /// How long `ssefs unmount` waits for the daemon to flush and exit.
@@ -399,30 +398,18 @@ fn run(args: &MountArgs, handler: Arc<remote::Handler>, ready: &mut Option<File>
         std::fs::metadata(&store).map_or((me, my_group), |m| (m.uid(), m.gid()))
     };
     let fs = StoreFs::new(service.clone(), uid, gid, args.caching).with_writeback(writeback);
-    let options = vec![
-        fuser::MountOption::FSName(format!("{SOURCE_PREFIX}{}", store.display())),
-        fuser::MountOption::Subtype(SUBTYPE.into()),
-        fuser::MountOption::NoSuid,
-        fuser::MountOption::NoDev,
-        // The kernel checks the modes shown (0600/0400, the store's owner); the handlers check
-        // the caller's uid as well.
-        fuser::MountOption::DefaultPermissions,
-    ];
-    // allow_other only when asked: by default only the mounting user sees the plaintext.
-    let acl = if args.allow_other {
-        fuser::SessionACL::All
-    } else {
-        fuser::SessionACL::Owner
-    };
-    let mut config = fuser::Config::default();
-    config.mount_options = options;
-    config.acl = acl;
-    config.n_threads = Some(args.threads.max(1));
-    config.clone_fd = true;
     // Install the revocation hook once the session exists (it needs the session's notifier).
     let hook_source = fs.revocation_hook_source();
-    let session = fuser::Session::new(fs, &mountpoint, &config)
-        .map_err(|e| Error::io(format!("mount {}", mountpoint.display()), e))?;
+    let session = crate::fs::session::Session::mount(
+        fs,
+        &crate::fs::session::MountSpec {
+            store: &store,
+            mountpoint: &mountpoint,
+            // allow_other only when asked: by default only the mounting user sees the plaintext.
+            allow_other: args.allow_other,
+            threads: args.threads,
+        },
+    )?;
     service
         .lock()
         .set_revocation_hook(hook_source.hook(session.notifier()));
@@ -447,6 +434,8 @@ fn run(args: &MountArgs, handler: Arc<remote::Handler>, ready: &mut Option<File>
     ));
     log::info(&transport());
     report_ready(ready, "ready");
+    // Under systemd (Type=notify), the unit is up now.
+    notify::ready();
 
     let served = session.run();
     // Unmounted: no VM may outlive its daemon (a lazily detached mount could still have
@@ -462,7 +451,7 @@ fn run(args: &MountArgs, handler: Arc<remote::Handler>, ready: &mut Option<File>
     let _ = std::fs::remove_file(remote::socket_path(&store));
     let _ = std::fs::remove_file(store.join("daemon.json"));
     log::info(&format!("unmounted {}", mountpoint.display()));
-    served.map_err(|e| Error::io("serve the mount", e))
+    served
 }
 
 /// Waits for SIGINT/SIGTERM/SIGHUP, runs `before` (VMs power off) and unmounts, which ends

@@ -13,7 +13,9 @@
 //! Nothing waits forever: the daemon reads a request and writes a reply with a timeout, and
 //! while a command runs it sends a space (JSON whitespace) every [`HEARTBEAT`] so that the
 //! client can tell a long command from a wedged daemon, whose silence ends the wait after
-//! [`CLIENT_PATIENCE`]. The daemon never opens a path a caller names: the caller reads the
+//! [`CLIENT_PATIENCE`]. A caller whose stderr is a terminal asks for progress: the daemon then
+//! also sends each change of its work's progress as a frame ([`PROGRESS_FRAME`]) before the
+//! reply, and the caller draws it (crate::progress). The daemon never opens a path a caller names: the caller reads the
 //! file ([`ClientFiles`]) and sends its contents, and a file a command makes for its caller
 //! (`key backup --file`) comes back in the reply ([`ReplyFile`]) for the caller to write.
 
@@ -68,6 +70,29 @@ pub struct Request {
     #[serde(default)]
     pub strict: bool,
 }
+
+/// A request as sent: the command, and whether its caller draws the daemon's progress (its
+/// stderr is a terminal). A daemon that does not know `progress` ignores it.
+#[derive(Serialize)]
+struct Outgoing<'a> {
+    #[serde(flatten)]
+    request: &'a Request,
+    progress: bool,
+}
+
+/// A request as received (see [`Outgoing`]).
+#[derive(Deserialize)]
+struct Incoming {
+    #[serde(flatten)]
+    request: Request,
+    #[serde(default)]
+    progress: bool,
+}
+
+/// Starts a progress frame: `0x1E`, the JSON of a `progress::Update` (or `null` when the work
+/// ended), `\n`. Frames go before the reply, like the heartbeat's spaces, and only to a caller
+/// that asked for them.
+const PROGRESS_FRAME: u8 = 0x1e;
 
 /// The uid of the caller of the forwarded command being run (from `SO_PEERCRED`, never from
 /// the request), or -1 outside the daemon.
@@ -350,8 +375,13 @@ pub fn power_off_vms(store: &Path) -> Result<()> {
 }
 
 fn exchange(mut stream: UnixStream, request: &Request) -> Result<Reply> {
+    let outgoing = Outgoing {
+        request,
+        progress: crate::progress::wanted(),
+    };
     let body = Zeroizing::new(
-        serde_json::to_vec(request).map_err(|e| Error::invalid(format!("encode request: {e}")))?,
+        serde_json::to_vec(&outgoing)
+            .map_err(|e| Error::invalid(format!("encode request: {e}")))?,
     );
     stream
         .set_write_timeout(Some(CLIENT_PATIENCE))
@@ -364,19 +394,46 @@ fn exchange(mut stream: UnixStream, request: &Request) -> Result<Reply> {
     stream
         .shutdown(std::net::Shutdown::Write)
         .ctx(|| "send to the mount daemon")?;
-    let mut reply = Vec::new();
-    stream
-        .take(MAX_MESSAGE)
-        .read_to_end(&mut reply)
-        .map_err(|e| match e.kind() {
-            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => Error::Busy(format!(
-                "the mount daemon did not answer for {} s; see its log (STORE/daemon.log)",
-                CLIENT_PATIENCE.as_secs()
-            )),
-            _ => Error::io("read the mount daemon's reply", e),
-        })?;
+    let reply = read_reply(stream).map_err(|e| match e.kind() {
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => Error::Busy(format!(
+            "the mount daemon did not answer for {} s; see its log (STORE/daemon.log)",
+            CLIENT_PATIENCE.as_secs()
+        )),
+        _ => Error::io("read the mount daemon's reply", e),
+    })?;
     serde_json::from_slice(&reply)
         .map_err(|e| Error::invalid(format!("the mount daemon's reply is not valid: {e}")))
+}
+
+/// Reads the daemon's answer: heartbeat spaces and progress frames (drawn as they come), then
+/// the reply, returned.
+fn read_reply(stream: UnixStream) -> std::io::Result<Vec<u8>> {
+    use std::io::BufRead;
+    let mut input = std::io::BufReader::new(stream.take(MAX_MESSAGE));
+    let mut mirror = crate::progress::Mirror::default();
+    loop {
+        let first = match input.fill_buf()?.first() {
+            Some(&b) => b,
+            None => return Ok(Vec::new()),
+        };
+        match first {
+            b' ' => input.consume(1),
+            PROGRESS_FRAME => {
+                let mut frame = Vec::new();
+                input.read_until(b'\n', &mut frame)?;
+                // A frame this client cannot read is only a bar not drawn.
+                if let Ok(update) = serde_json::from_slice(&frame[1..]) {
+                    mirror.show(update);
+                }
+            }
+            _ => {
+                drop(mirror);
+                let mut reply = Vec::new();
+                input.read_to_end(&mut reply)?;
+                return Ok(reply);
+            }
+        }
+    }
 }
 
 /// Who may use the socket: root and the owner of the store directory.
@@ -528,8 +585,8 @@ fn run_request(
     service: &Mutex<Service>,
     handler: &Handler,
 ) -> Reply {
-    let request = match serde_json::from_slice::<Request>(&body) {
-        Ok(request) => request,
+    let (request, wants_progress) = match serde_json::from_slice::<Incoming>(&body) {
+        Ok(incoming) => (incoming.request, incoming.progress),
         Err(e) => return refusal(2, format!("(InvalidArgument) malformed request: {e}")),
     };
     drop(body);
@@ -540,13 +597,18 @@ fn run_request(
     }
     *test_now = request.now.filter(|_| test_clock);
     let ignored_clock = !test_clock && request.now.is_some();
-    let alive = heartbeat(stream);
+    // The caller draws the progress of this command's work (the gate above keeps it the only
+    // forwarded command running).
+    let relay = wants_progress.then(|| Arc::new(crate::progress::Relay::default()));
+    crate::progress::relay_to(relay.clone());
+    let alive = heartbeat(stream, relay);
     FORWARDED_CALLER.store(i64::from(caller), Ordering::Relaxed);
     let mut reply = handler(service, request);
     FORWARDED_CALLER.store(-1, Ordering::Relaxed);
     // Rotations the command's clock has made due (it may have moved SSEFS_NOW, or set a
     // policy) happen before the reply leaves, on that clock: the reliable trigger in a mount.
     service.lock().run_due_rotations();
+    crate::progress::relay_to(None);
     alive.stop();
     // Key changes take effect on open disks at once.
     service.lock().refresh_open_volumes();
@@ -561,13 +623,14 @@ fn run_request(
     reply
 }
 
-/// Sends a space every [`HEARTBEAT`] on a clone of `stream` until stopped.
+/// Sends a space every [`HEARTBEAT`] on a clone of `stream` until stopped, and each change of
+/// `relay`'s progress as a frame when it comes (checked every 50 ms).
 struct Heartbeat {
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
-fn heartbeat(stream: &UnixStream) -> Heartbeat {
+fn heartbeat(stream: &UnixStream, relay: Option<Arc<crate::progress::Relay>>) -> Heartbeat {
     let stop = Arc::new(AtomicBool::new(false));
     let thread = stream.try_clone().ok().and_then(|mut out| {
         let stop = stop.clone();
@@ -578,6 +641,16 @@ fn heartbeat(stream: &UnixStream) -> Heartbeat {
                 while !stop.load(Ordering::SeqCst) {
                     std::thread::sleep(Duration::from_millis(50));
                     waited += Duration::from_millis(50);
+                    if let Some(change) = relay.as_ref().and_then(|r| r.take_change()) {
+                        let mut frame = vec![PROGRESS_FRAME];
+                        if serde_json::to_writer(&mut frame, &change).is_ok() {
+                            frame.push(b'\n');
+                            if out.write_all(&frame).is_err() {
+                                return;
+                            }
+                            waited = Duration::ZERO;
+                        }
+                    }
                     if waited >= HEARTBEAT {
                         waited = Duration::ZERO;
                         if out.write_all(b" ").is_err() {

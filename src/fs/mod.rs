@@ -36,6 +36,7 @@ mod control_files;
 mod data;
 mod inodes;
 mod readahead;
+pub mod session;
 mod writeback;
 
 use std::collections::HashMap;

@@ -271,10 +271,21 @@ pub fn check(root: &Path) -> Report {
 
     // Disks, snapshots and images; which protectors wrap each DEK (by check value).
     let mut protectors: BTreeMap<String, Vec<(PathBuf, String)>> = BTreeMap::new();
-    for dir_name in ["disks", "snapshots", "images"] {
+    let volume_dirs = ["disks", "snapshots", "images"];
+    // A bar on the caller's terminal for a large store (src/progress.rs): each volume's data
+    // file is read for its check value, which is where the time goes.
+    let progress = crate::progress::Progress::items(
+        "checking disks, snapshots and images",
+        volume_dirs
+            .iter()
+            .map(|d| fsio::list_entries(&root.join(d)).map_or(0, |v| v.len() as u64))
+            .sum(),
+    );
+    for dir_name in volume_dirs {
         let dir = root.join(dir_name);
         leftovers(&dir, &mut r);
         for name in fsio::list_entries(&dir).unwrap_or_default() {
+            progress.inc(1);
             let vdir = dir.join(&name);
             let Some(rec) = load::<VolumeRecord>(&vdir.join("volume.json"), &mut r) else {
                 continue;

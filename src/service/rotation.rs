@@ -50,12 +50,18 @@ impl Service {
             .map_or(1, |n| n.get())
             .min(pending.len().max(1));
         let chunk = pending.len().div_ceil(workers).max(1);
+        // A bar on the caller's terminal for a set of many disks (src/progress.rs).
+        let progress = crate::progress::Progress::items(
+            format!("re-wrapping the DEKs of disk encryption set '{}'", des.name),
+            pending.len() as u64,
+        );
         let protector = Protector::Customer(des);
         let stuck: Vec<String> = std::thread::scope(|scope| {
             let handles: Vec<_> = pending
                 .chunks(chunk)
                 .map(|part| {
                     let protector = &protector;
+                    let progress = &progress;
                     scope.spawn(move || {
                         let mut stuck = Vec::new();
                         for rec in part {
@@ -63,6 +69,7 @@ impl Service {
                             if let Err(e) = self.rewrap(&mut rec, protector) {
                                 stuck.push(format!("{} ({e})", views::volume_id(&rec)));
                             }
+                            progress.inc(1);
                         }
                         stuck
                     })
