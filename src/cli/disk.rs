@@ -156,7 +156,7 @@ pub struct GrantArgs {
     #[arg(long, value_parser = ["VHD"], ignore_case = true)]
     file_format: Option<String>,
     /// Get SAS on managed disk with VM guest state (not supported: no confidential VMs).
-    #[arg(long = "secure-vm-guest-state-sas", num_args = 0..=1, default_missing_value = "true")]
+    #[arg(value_name = "VALUE", long = "secure-vm-guest-state-sas", num_args = 0..=1, default_missing_value = "true")]
     refused_secure_vm_guest_state_sas: Option<String>,
 }
 

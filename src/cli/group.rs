@@ -74,7 +74,7 @@ pub enum GroupCmd {
         #[arg(long)]
         no_wait: bool,
         /// The resource types you want to force delete (not supported: ssefs deletes VMs and scale sets without it).
-        #[arg(long = "force-deletion-types")]
+        #[arg(value_name = "VALUE", long = "force-deletion-types")]
         refused_force_deletion_types: Option<String>,
     },
     /// Update a resource group: its tags.

@@ -46,10 +46,10 @@ pub enum ImageCmd {
         #[arg(long)]
         edge_zone: Option<String>,
         /// Space-separated list of data disk sources, including unmanaged blob URI, managed disk ID or name, or snapshot ID or name (not supported: images here have an OS disk only).
-        #[arg(long = "data-disk-sources", num_args = 1..)]
+        #[arg(value_name = "VALUE", long = "data-disk-sources", num_args = 1..)]
         refused_data_disk_sources: Vec<String>,
         /// Storage caching type for the image's data disk (not supported: images here have an OS disk only).
-        #[arg(long = "data-disk-caching")]
+        #[arg(value_name = "VALUE", long = "data-disk-caching")]
         refused_data_disk_caching: Option<String>,
     },
     /// Show a managed image.

@@ -81,10 +81,10 @@ pub enum KeyvaultCmd {
         #[arg(long = "hsm-name", value_name = "NAME")]
         refused_hsm_name: Option<String>,
         /// [HSM Only] Administrator role for data plane operations for Managed HSM (not supported: ssefs has no managed HSM).
-        #[arg(long = "administrators", num_args = 1..)]
+        #[arg(value_name = "VALUE", long = "administrators", num_args = 1..)]
         refused_administrators: Vec<String>,
         /// [Vault Only] Enable user-assigned managed identities for the vault (not supported: a vault here needs no identity).
-        #[arg(long = "mi-user-assigned", num_args = 1..)]
+        #[arg(value_name = "VALUE", long = "mi-user-assigned", num_args = 1..)]
         refused_mi_user_assigned: Vec<String>,
     },
     /// Show a key vault.
@@ -224,10 +224,10 @@ pub enum KeyvaultCmd {
         #[arg(long)]
         application_id: Option<String>,
         /// Name of a service principal that will receive permissions (not supported: give --object-id).
-        #[arg(long = "spn")]
+        #[arg(value_name = "VALUE", long = "spn")]
         refused_spn: Option<String>,
         /// Name of a user principal that will receive permissions (not supported: give --object-id).
-        #[arg(long = "upn")]
+        #[arg(value_name = "VALUE", long = "upn")]
         refused_upn: Option<String>,
         /// Do not wait for the long-running operation to finish.
         #[arg(long)]
@@ -245,10 +245,10 @@ pub enum KeyvaultCmd {
         #[arg(long)]
         application_id: Option<String>,
         /// Name of a service principal whose permissions are removed (not supported: give --object-id).
-        #[arg(long = "spn")]
+        #[arg(value_name = "VALUE", long = "spn")]
         refused_spn: Option<String>,
         /// Name of a user principal whose permissions are removed (not supported: give --object-id).
-        #[arg(long = "upn")]
+        #[arg(value_name = "VALUE", long = "upn")]
         refused_upn: Option<String>,
         /// Do not wait for the long-running operation to finish.
         #[arg(long)]
@@ -311,16 +311,16 @@ pub enum KeyCmd {
         #[arg(long, value_parser = parse_bool, num_args = 0..=1, default_missing_value = "true")]
         exportable: Option<bool>,
         /// Elliptic curve name (not supported: ssefs keys are RSA).
-        #[arg(long = "curve")]
+        #[arg(value_name = "VALUE", long = "curve")]
         refused_curve: Option<String>,
         /// The policy rules under which the key can be exported (not supported: no release policies).
-        #[arg(long = "policy")]
+        #[arg(value_name = "VALUE", long = "policy")]
         refused_policy: Option<String>,
         /// Use default policy under which the key can be exported (not supported: no release policies).
         #[arg(long = "default-policy")]
         refused_default_policy: bool,
         /// Mark a release policy immutable (not supported: no release policies).
-        #[arg(long = "immutable", num_args = 0..=1, default_missing_value = "true")]
+        #[arg(value_name = "VALUE", long = "immutable", num_args = 0..=1, default_missing_value = "true")]
         refused_immutable: Option<String>,
     },
     /// Import an RSA private key from a PEM file as a new version.
@@ -352,25 +352,25 @@ pub enum KeyCmd {
         #[arg(long, value_parser = parse_bool, num_args = 0..=1, default_missing_value = "true")]
         exportable: Option<bool>,
         /// Elliptic curve name (not supported: ssefs keys are RSA).
-        #[arg(long = "curve")]
+        #[arg(value_name = "VALUE", long = "curve")]
         refused_curve: Option<String>,
         /// The policy rules under which the key can be exported (not supported: no release policies).
-        #[arg(long = "policy")]
+        #[arg(value_name = "VALUE", long = "policy")]
         refused_policy: Option<String>,
         /// Use default policy under which the key can be exported (not supported: no release policies).
         #[arg(long = "default-policy")]
         refused_default_policy: bool,
         /// Mark a release policy immutable (not supported: no release policies).
-        #[arg(long = "immutable", num_args = 0..=1, default_missing_value = "true")]
+        #[arg(value_name = "VALUE", long = "immutable", num_args = 0..=1, default_missing_value = "true")]
         refused_immutable: Option<String>,
         /// Password to decrypt the PEM key (not supported: decrypt it first, e.g. openssl pkey -in KEY.pem -out PLAIN.pem).
-        #[arg(long = "pem-password")]
+        #[arg(value_name = "VALUE", long = "pem-password")]
         refused_pem_password: Option<String>,
         /// BYOK file exported from a local HSM (not supported: no key exchange keys).
-        #[arg(long = "byok-file")]
+        #[arg(value_name = "VALUE", long = "byok-file")]
         refused_byok_file: Option<PathBuf>,
         /// BYOK key content exported from a local HSM (not supported: no key exchange keys).
-        #[arg(long = "byok-string")]
+        #[arg(value_name = "VALUE", long = "byok-string")]
         refused_byok_string: Option<String>,
     },
     /// Show a key (latest version unless --version, or a key URL with --id).
@@ -445,10 +445,10 @@ pub enum KeyCmd {
         #[command(flatten)]
         tags: TagArgs,
         /// Mark a release policy immutable (not supported: no release policies).
-        #[arg(long = "immutable", num_args = 0..=1, default_missing_value = "true")]
+        #[arg(value_name = "VALUE", long = "immutable", num_args = 0..=1, default_missing_value = "true")]
         refused_immutable: Option<String>,
         /// The policy rules under which the key can be exported (not supported: no release policies).
-        #[arg(long = "policy")]
+        #[arg(value_name = "VALUE", long = "policy")]
         refused_policy: Option<String>,
     },
     /// Soft-delete a key.
@@ -516,10 +516,10 @@ pub enum KeyCmd {
         #[arg(long, default_value = "base64", value_parser = ["base64", "plaintext"], ignore_case = true)]
         data_type: String,
         /// Optional data that is authenticated but not encrypted. For use with AES-GCM encryption (not supported: RSA-OAEP-256 only).
-        #[arg(long = "aad")]
+        #[arg(value_name = "VALUE", long = "aad")]
         refused_aad: Option<String>,
         /// Initialization vector. Required for only AES-CBC(PAD) encryption (not supported: RSA-OAEP-256 only).
-        #[arg(long = "iv")]
+        #[arg(value_name = "VALUE", long = "iv")]
         refused_iv: Option<String>,
         /// Name of the HSM (not supported: ssefs has no managed HSM; a premium vault holds HSM-protected keys).
         #[arg(long = "hsm-name", value_name = "NAME")]
@@ -549,13 +549,13 @@ pub enum KeyCmd {
         #[arg(long, default_value = "base64", value_parser = ["base64", "plaintext"], ignore_case = true)]
         data_type: String,
         /// Optional data that is authenticated but not encrypted. For use with AES-GCM encryption (not supported: RSA-OAEP-256 only).
-        #[arg(long = "aad")]
+        #[arg(value_name = "VALUE", long = "aad")]
         refused_aad: Option<String>,
         /// Initialization vector. Required for only AES-CBC(PAD) encryption (not supported: RSA-OAEP-256 only).
-        #[arg(long = "iv")]
+        #[arg(value_name = "VALUE", long = "iv")]
         refused_iv: Option<String>,
         /// The authentication tag generated during encryption. Required for only AES-GCM encryption (not supported: RSA-OAEP-256 only).
-        #[arg(long = "tag")]
+        #[arg(value_name = "VALUE", long = "tag")]
         refused_tag: Option<String>,
         /// Name of the HSM (not supported: ssefs has no managed HSM; a premium vault holds HSM-protected keys).
         #[arg(long = "hsm-name", value_name = "NAME")]

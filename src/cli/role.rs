@@ -65,13 +65,13 @@ pub enum AssignmentCmd {
         #[arg(long)]
         description: Option<String>,
         /// A GUID for the role assignment. It must be unique and different for each role assignment (not supported: ssefs names assignments itself).
-        #[arg(long = "name")]
+        #[arg(value_name = "VALUE", long = "name")]
         refused_name: Option<String>,
         /// Condition under which the user can be granted permission (not supported: no ABAC conditions).
-        #[arg(long = "condition")]
+        #[arg(value_name = "VALUE", long = "condition")]
         refused_condition: Option<String>,
         /// Version of the condition syntax (not supported: no ABAC conditions).
-        #[arg(long = "condition-version")]
+        #[arg(value_name = "VALUE", long = "condition-version")]
         refused_condition_version: Option<String>,
     },
     /// List role assignments.

@@ -191,7 +191,7 @@ pub enum VmCmd {
         #[arg(long)]
         no_wait: bool,
         /// Hibernate a virtual machine (not supported: the runner powers the VM off).
-        #[arg(long = "hibernate", num_args = 0..=1, default_missing_value = "true")]
+        #[arg(value_name = "VALUE", long = "hibernate", num_args = 0..=1, default_missing_value = "true")]
         refused_hibernate: Option<String>,
     },
     /// Stop and start a VM.
@@ -265,13 +265,13 @@ pub enum VmDiskCmd {
         #[arg(long)]
         enable_write_accelerator: bool,
         /// Names or IDs (space delimited) of disk resources to attach (not supported: attach one disk per command).
-        #[arg(long = "disks", num_args = 1..)]
+        #[arg(value_name = "VALUE", long = "disks", num_args = 1..)]
         refused_disks: Vec<String>,
         /// Create a data disk from a snapshot or another disk (not supported: make it with disk create --source, then attach it).
-        #[arg(long = "source-snapshots-or-disks", num_args = 1..)]
+        #[arg(value_name = "VALUE", long = "source-snapshots-or-disks", num_args = 1..)]
         refused_source_snapshots_or_disks: Vec<String>,
         /// Create a data disk from a disk restore point (not supported: no restore points).
-        #[arg(long = "source-disk-restore-point", num_args = 1..)]
+        #[arg(value_name = "VALUE", long = "source-disk-restore-point", num_args = 1..)]
         refused_source_disk_restore_point: Vec<String>,
     },
     /// Detach a data disk (it stays, unattached).

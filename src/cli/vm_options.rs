@@ -9,118 +9,118 @@ use clap::Args;
 #[derive(Debug, Args)]
 pub struct VmCreateOptions {
     /// Name or ID of an existing availability set to add the VM to (not supported: no availability sets).
-    #[arg(long = "availability-set", num_args = 0.., default_missing_value = "true")]
+    #[arg(value_name = "VALUE", long = "availability-set", num_args = 0.., default_missing_value = "true")]
     refused_availability_set: Vec<String>,
     /// Number of virtual machines to create (not supported: create them one by one).
-    #[arg(long = "count", num_args = 0.., default_missing_value = "true")]
+    #[arg(value_name = "VALUE", long = "count", num_args = 0.., default_missing_value = "true")]
     refused_count: Vec<String>,
     /// Custom init script file or text (cloud-init, cloud-config, etc..) (not supported: the runner passes nothing to the guest).
-    #[arg(long = "custom-data", num_args = 0.., default_missing_value = "true")]
+    #[arg(value_name = "VALUE", long = "custom-data", num_args = 0.., default_missing_value = "true")]
     refused_custom_data: Vec<String>,
     /// UserData for the VM. It can be passed in as file or string (not supported: the runner passes nothing to the guest).
-    #[arg(long = "user-data", num_args = 0.., default_missing_value = "true")]
+    #[arg(value_name = "VALUE", long = "user-data", num_args = 0.., default_missing_value = "true")]
     refused_user_data: Vec<String>,
     /// Priority. Use 'Spot' to run short-lived workloads in a cost-effective way (not supported: every VM runs at regular priority).
-    #[arg(long = "priority", num_args = 0.., default_missing_value = "true")]
+    #[arg(value_name = "VALUE", long = "priority", num_args = 0.., default_missing_value = "true")]
     refused_priority: Vec<String>,
     /// The eviction policy for the Spot priority virtual machine (not supported: no Spot VMs).
-    #[arg(long = "eviction-policy", num_args = 0.., default_missing_value = "true")]
+    #[arg(value_name = "VALUE", long = "eviction-policy", num_args = 0.., default_missing_value = "true")]
     refused_eviction_policy: Vec<String>,
     /// The maximum price (in US Dollars) you are willing to pay for a Spot VM/VMSS (not supported: no Spot VMs).
-    #[arg(long = "max-price", num_args = 0.., default_missing_value = "true")]
+    #[arg(value_name = "VALUE", long = "max-price", num_args = 0.., default_missing_value = "true")]
     refused_max_price: Vec<String>,
     /// Resource ID of the dedicated host that the VM will reside in (not supported: no dedicated hosts).
-    #[arg(long = "host", num_args = 0.., default_missing_value = "true")]
+    #[arg(value_name = "VALUE", long = "host", num_args = 0.., default_missing_value = "true")]
     refused_host: Vec<String>,
     /// Name or resource ID of the dedicated host group that the VM will reside in (not supported: no dedicated hosts).
-    #[arg(long = "host-group", num_args = 0.., default_missing_value = "true")]
+    #[arg(value_name = "VALUE", long = "host-group", num_args = 0.., default_missing_value = "true")]
     refused_host_group: Vec<String>,
     /// The name or ID of the proximity placement group the VM should be associated with (not supported: no placement groups).
-    #[arg(long = "ppg", num_args = 0.., default_missing_value = "true")]
+    #[arg(value_name = "VALUE", long = "ppg", num_args = 0.., default_missing_value = "true")]
     refused_ppg: Vec<String>,
     /// Name or ID of an existing virtual machine scale set that the virtual machine should be assigned to (not supported: use vmss create and scale).
-    #[arg(long = "vmss", num_args = 0.., default_missing_value = "true")]
+    #[arg(value_name = "VALUE", long = "vmss", num_args = 0.., default_missing_value = "true")]
     refused_vmss: Vec<String>,
     /// Indicate whether the source image is specialized (not supported: images here are generalized).
-    #[arg(long = "specialized", num_args = 0.., default_missing_value = "true")]
+    #[arg(value_name = "VALUE", long = "specialized", num_args = 0.., default_missing_value = "true")]
     refused_specialized: Vec<String>,
     /// Attach an existing OS disk to the VM (not supported: the OS disk is made from --image).
-    #[arg(long = "attach-os-disk", num_args = 0.., default_missing_value = "true")]
+    #[arg(value_name = "VALUE", long = "attach-os-disk", num_args = 0.., default_missing_value = "true")]
     refused_attach_os_disk: Vec<String>,
     /// The name of the new VM OS disk (not supported: the OS disk is named after the VM).
-    #[arg(long = "os-disk-name", num_args = 0.., default_missing_value = "true")]
+    #[arg(value_name = "VALUE", long = "os-disk-name", num_args = 0.., default_missing_value = "true")]
     refused_os_disk_name: Vec<String>,
     /// Type of OS installed on a custom VHD. Do not use when specifying an URN or URN alias (not supported: the image decides).
-    #[arg(long = "os-type", num_args = 0.., default_missing_value = "true")]
+    #[arg(value_name = "VALUE", long = "os-type", num_args = 0.., default_missing_value = "true")]
     refused_os_type: Vec<String>,
     /// Allows you to create an OS disk directly on the host node (not supported: every disk is an encrypted managed disk).
-    #[arg(long = "ephemeral-os-disk", num_args = 0.., default_missing_value = "true")]
+    #[arg(value_name = "VALUE", long = "ephemeral-os-disk", num_args = 0.., default_missing_value = "true")]
     refused_ephemeral_os_disk: Vec<String>,
     /// Only applicable when used with --ephemeral-os-disk (not supported: every disk is an encrypted managed disk).
-    #[arg(long = "ephemeral-os-disk-placement", num_args = 0.., default_missing_value = "true")]
+    #[arg(value_name = "VALUE", long = "ephemeral-os-disk-placement", num_args = 0.., default_missing_value = "true")]
     refused_ephemeral_os_disk_placement: Vec<String>,
     /// Specify the security type of the virtual machine (not supported: no Trusted Launch or confidential VMs).
-    #[arg(long = "security-type", num_args = 0.., default_missing_value = "true")]
+    #[arg(value_name = "VALUE", long = "security-type", num_args = 0.., default_missing_value = "true")]
     refused_security_type: Vec<String>,
     /// Enable secure boot (not supported: no Trusted Launch).
-    #[arg(long = "enable-secure-boot", num_args = 0.., default_missing_value = "true")]
+    #[arg(value_name = "VALUE", long = "enable-secure-boot", num_args = 0.., default_missing_value = "true")]
     refused_enable_secure_boot: Vec<String>,
     /// Enable vTPM (not supported: no Trusted Launch).
-    #[arg(long = "enable-vtpm", num_args = 0.., default_missing_value = "true")]
+    #[arg(value_name = "VALUE", long = "enable-vtpm", num_args = 0.., default_missing_value = "true")]
     refused_enable_vtpm: Vec<String>,
     /// Enable Host Encryption for the VM or VMSS (not supported: the disks are encrypted at rest by ssefs).
-    #[arg(long = "encryption-at-host", num_args = 0.., default_missing_value = "true")]
+    #[arg(value_name = "VALUE", long = "encryption-at-host", num_args = 0.., default_missing_value = "true")]
     refused_encryption_at_host: Vec<String>,
     /// Specify the customer managed disk encryption set resource ID or name for the managed disk that is used for customer managed key encrypted Confidential VM OS disk and VM guest blob (not supported: no confidential VMs).
-    #[arg(long = "os-disk-secure-vm-disk-encryption-set", num_args = 0.., default_missing_value = "true")]
+    #[arg(value_name = "VALUE", long = "os-disk-secure-vm-disk-encryption-set", num_args = 0.., default_missing_value = "true")]
     refused_os_disk_secure_vm_disk_encryption_set: Vec<String>,
     /// Specify the encryption type of the OS managed disk (not supported: no confidential VMs).
-    #[arg(long = "os-disk-security-encryption-type", num_args = 0.., default_missing_value = "true")]
+    #[arg(value_name = "VALUE", long = "os-disk-security-encryption-type", num_args = 0.., default_missing_value = "true")]
     refused_os_disk_security_encryption_type: Vec<String>,
     /// Accept system or user assigned identities separated by spaces (not supported: VMs here have no identity).
-    #[arg(long = "assign-identity", num_args = 0.., default_missing_value = "true")]
+    #[arg(value_name = "VALUE", long = "assign-identity", num_args = 0.., default_missing_value = "true")]
     refused_assign_identity: Vec<String>,
     /// Role name or id the system assigned identity will have (not supported: VMs here have no identity).
-    #[arg(long = "role", num_args = 0.., default_missing_value = "true")]
+    #[arg(value_name = "VALUE", long = "role", num_args = 0.., default_missing_value = "true")]
     refused_role: Vec<String>,
     /// Scope the system assigned identity can access (not supported: VMs here have no identity).
-    #[arg(long = "scope", num_args = 0.., default_missing_value = "true")]
+    #[arg(value_name = "VALUE", long = "scope", num_args = 0.., default_missing_value = "true")]
     refused_scope: Vec<String>,
     /// One or many Key Vault secrets as JSON strings or files via @{path} containing [{ "sourceVault": { "id": "value" }, "vaultCertificates": [{ "certificateUrl": "value", "certificateStore": "cert store name (only on windows)"}] }] (not supported: vaults here hold keys only).
-    #[arg(long = "secrets", num_args = 0.., default_missing_value = "true")]
+    #[arg(value_name = "VALUE", long = "secrets", num_args = 0.., default_missing_value = "true")]
     refused_secrets: Vec<String>,
     /// Do not use managed disk to persist VM (not supported: every disk is a managed disk).
-    #[arg(long = "use-unmanaged-disk", num_args = 0.., default_missing_value = "true")]
+    #[arg(value_name = "VALUE", long = "use-unmanaged-disk", num_args = 0.., default_missing_value = "true")]
     refused_use_unmanaged_disk: Vec<String>,
     /// Only applicable when used with --use-unmanaged-disk (not supported: every disk is a managed disk).
-    #[arg(long = "storage-account", num_args = 0.., default_missing_value = "true")]
+    #[arg(value_name = "VALUE", long = "storage-account", num_args = 0.., default_missing_value = "true")]
     refused_storage_account: Vec<String>,
     /// Only applicable when used with --use-unmanaged-disk (not supported: every disk is a managed disk).
-    #[arg(long = "storage-container-name", num_args = 0.., default_missing_value = "true")]
+    #[arg(value_name = "VALUE", long = "storage-container-name", num_args = 0.., default_missing_value = "true")]
     refused_storage_container_name: Vec<String>,
     /// Plan name (not supported: marketplace plans do not apply).
-    #[arg(long = "plan-name", num_args = 0.., default_missing_value = "true")]
+    #[arg(value_name = "VALUE", long = "plan-name", num_args = 0.., default_missing_value = "true")]
     refused_plan_name: Vec<String>,
     /// Plan product (not supported: marketplace plans do not apply).
-    #[arg(long = "plan-product", num_args = 0.., default_missing_value = "true")]
+    #[arg(value_name = "VALUE", long = "plan-product", num_args = 0.., default_missing_value = "true")]
     refused_plan_product: Vec<String>,
     /// Plan publisher (not supported: marketplace plans do not apply).
-    #[arg(long = "plan-publisher", num_args = 0.., default_missing_value = "true")]
+    #[arg(value_name = "VALUE", long = "plan-publisher", num_args = 0.., default_missing_value = "true")]
     refused_plan_publisher: Vec<String>,
     /// Plan promotion code (not supported: marketplace plans do not apply).
-    #[arg(long = "plan-promotion-code", num_args = 0.., default_missing_value = "true")]
+    #[arg(value_name = "VALUE", long = "plan-promotion-code", num_args = 0.., default_missing_value = "true")]
     refused_plan_promotion_code: Vec<String>,
     /// The ID or name of the capacity reservation group that is used to allocate (not supported: no capacity reservations).
-    #[arg(long = "capacity-reservation-group", num_args = 0.., default_missing_value = "true")]
+    #[arg(value_name = "VALUE", long = "capacity-reservation-group", num_args = 0.., default_missing_value = "true")]
     refused_capacity_reservation_group: Vec<String>,
     /// Name or ID of Log Analytics Workspace (not supported: no monitoring agents).
-    #[arg(long = "workspace", num_args = 0.., default_missing_value = "true")]
+    #[arg(value_name = "VALUE", long = "workspace", num_args = 0.., default_missing_value = "true")]
     refused_workspace: Vec<String>,
     /// Names or IDs of existing NICs to attach to the VM (not supported: VMs here have no network).
-    #[arg(long = "nics", num_args = 0.., default_missing_value = "true")]
+    #[arg(value_name = "VALUE", long = "nics", num_args = 0.., default_missing_value = "true")]
     refused_nics: Vec<String>,
     /// Generate and validate the ARM template without creating any resources (not supported: ssefs has no templates).
-    #[arg(long = "validate", num_args = 0.., default_missing_value = "true")]
+    #[arg(value_name = "VALUE", long = "validate", num_args = 0.., default_missing_value = "true")]
     refused_validate: Vec<String>,
     /// Availability zone into which to provision the resource (accepted and ignored: one machine, one zone).
     #[arg(long = "zone", num_args = 0.., default_missing_value = "true")]
@@ -200,97 +200,97 @@ pub struct VmCreateOptions {
 #[derive(Debug, Args)]
 pub struct VmssCreateOptions {
     /// Custom init script file or text (cloud-init, cloud-config, etc..) (not supported: the runner passes nothing to the guest).
-    #[arg(long = "custom-data", num_args = 0.., default_missing_value = "true")]
+    #[arg(value_name = "VALUE", long = "custom-data", num_args = 0.., default_missing_value = "true")]
     refused_custom_data: Vec<String>,
     /// UserData for the virtual machines in the scale set. It can be passed in as file or string (not supported: the runner passes nothing to the guest).
-    #[arg(long = "user-data", num_args = 0.., default_missing_value = "true")]
+    #[arg(value_name = "VALUE", long = "user-data", num_args = 0.., default_missing_value = "true")]
     refused_user_data: Vec<String>,
     /// Priority. Use 'Spot' to run short-lived workloads in a cost-effective way (not supported: every VM runs at regular priority).
-    #[arg(long = "priority", num_args = 0.., default_missing_value = "true")]
+    #[arg(value_name = "VALUE", long = "priority", num_args = 0.., default_missing_value = "true")]
     refused_priority: Vec<String>,
     /// The eviction policy for virtual machines in a Spot priority scale set (not supported: no Spot VMs).
-    #[arg(long = "eviction-policy", num_args = 0.., default_missing_value = "true")]
+    #[arg(value_name = "VALUE", long = "eviction-policy", num_args = 0.., default_missing_value = "true")]
     refused_eviction_policy: Vec<String>,
     /// The maximum price (in US Dollars) you are willing to pay for a Spot VM/VMSS (not supported: no Spot VMs).
-    #[arg(long = "max-price", num_args = 0.., default_missing_value = "true")]
+    #[arg(value_name = "VALUE", long = "max-price", num_args = 0.., default_missing_value = "true")]
     refused_max_price: Vec<String>,
     /// Name or ID of dedicated host group that the virtual machine scale set resides in (not supported: no dedicated hosts).
-    #[arg(long = "host-group", num_args = 0.., default_missing_value = "true")]
+    #[arg(value_name = "VALUE", long = "host-group", num_args = 0.., default_missing_value = "true")]
     refused_host_group: Vec<String>,
     /// The name or ID of the proximity placement group the VMSS should be associated with (not supported: no placement groups).
-    #[arg(long = "ppg", num_args = 0.., default_missing_value = "true")]
+    #[arg(value_name = "VALUE", long = "ppg", num_args = 0.., default_missing_value = "true")]
     refused_ppg: Vec<String>,
     /// Indicate whether the source image is specialized (not supported: images here are generalized).
-    #[arg(long = "specialized", num_args = 0.., default_missing_value = "true")]
+    #[arg(value_name = "VALUE", long = "specialized", num_args = 0.., default_missing_value = "true")]
     refused_specialized: Vec<String>,
     /// Allows you to create an OS disk directly on the host node (not supported: every disk is an encrypted managed disk).
-    #[arg(long = "ephemeral-os-disk", num_args = 0.., default_missing_value = "true")]
+    #[arg(value_name = "VALUE", long = "ephemeral-os-disk", num_args = 0.., default_missing_value = "true")]
     refused_ephemeral_os_disk: Vec<String>,
     /// Only applicable when used with --ephemeral-os-disk (not supported: every disk is an encrypted managed disk).
-    #[arg(long = "ephemeral-os-disk-placement", num_args = 0.., default_missing_value = "true")]
+    #[arg(value_name = "VALUE", long = "ephemeral-os-disk-placement", num_args = 0.., default_missing_value = "true")]
     refused_ephemeral_os_disk_placement: Vec<String>,
     /// Specify the security type of the virtual machine scale set (not supported: no Trusted Launch or confidential VMs).
-    #[arg(long = "security-type", num_args = 0.., default_missing_value = "true")]
+    #[arg(value_name = "VALUE", long = "security-type", num_args = 0.., default_missing_value = "true")]
     refused_security_type: Vec<String>,
     /// Enable secure boot (not supported: no Trusted Launch).
-    #[arg(long = "enable-secure-boot", num_args = 0.., default_missing_value = "true")]
+    #[arg(value_name = "VALUE", long = "enable-secure-boot", num_args = 0.., default_missing_value = "true")]
     refused_enable_secure_boot: Vec<String>,
     /// Enable vTPM (not supported: no Trusted Launch).
-    #[arg(long = "enable-vtpm", num_args = 0.., default_missing_value = "true")]
+    #[arg(value_name = "VALUE", long = "enable-vtpm", num_args = 0.., default_missing_value = "true")]
     refused_enable_vtpm: Vec<String>,
     /// Enable Host Encryption for the VM or VMSS (not supported: the disks are encrypted at rest by ssefs).
-    #[arg(long = "encryption-at-host", num_args = 0.., default_missing_value = "true")]
+    #[arg(value_name = "VALUE", long = "encryption-at-host", num_args = 0.., default_missing_value = "true")]
     refused_encryption_at_host: Vec<String>,
     /// Accept system or user assigned identities separated by spaces (not supported: VMs here have no identity).
-    #[arg(long = "assign-identity", num_args = 0.., default_missing_value = "true")]
+    #[arg(value_name = "VALUE", long = "assign-identity", num_args = 0.., default_missing_value = "true")]
     refused_assign_identity: Vec<String>,
     /// Role name or id the system assigned identity will have (not supported: VMs here have no identity).
-    #[arg(long = "role", num_args = 0.., default_missing_value = "true")]
+    #[arg(value_name = "VALUE", long = "role", num_args = 0.., default_missing_value = "true")]
     refused_role: Vec<String>,
     /// Scope the system assigned identity can access (not supported: VMs here have no identity).
-    #[arg(long = "scope", num_args = 0.., default_missing_value = "true")]
+    #[arg(value_name = "VALUE", long = "scope", num_args = 0.., default_missing_value = "true")]
     refused_scope: Vec<String>,
     /// One or many Key Vault secrets as JSON strings or files via @{path} (not supported: vaults here hold keys only).
-    #[arg(long = "secrets", num_args = 0.., default_missing_value = "true")]
+    #[arg(value_name = "VALUE", long = "secrets", num_args = 0.., default_missing_value = "true")]
     refused_secrets: Vec<String>,
     /// Do not use managed disk to persist VM (not supported: every disk is a managed disk).
-    #[arg(long = "use-unmanaged-disk", num_args = 0.., default_missing_value = "true")]
+    #[arg(value_name = "VALUE", long = "use-unmanaged-disk", num_args = 0.., default_missing_value = "true")]
     refused_use_unmanaged_disk: Vec<String>,
     /// Plan name (not supported: marketplace plans do not apply).
-    #[arg(long = "plan-name", num_args = 0.., default_missing_value = "true")]
+    #[arg(value_name = "VALUE", long = "plan-name", num_args = 0.., default_missing_value = "true")]
     refused_plan_name: Vec<String>,
     /// Plan product (not supported: marketplace plans do not apply).
-    #[arg(long = "plan-product", num_args = 0.., default_missing_value = "true")]
+    #[arg(value_name = "VALUE", long = "plan-product", num_args = 0.., default_missing_value = "true")]
     refused_plan_product: Vec<String>,
     /// Plan publisher (not supported: marketplace plans do not apply).
-    #[arg(long = "plan-publisher", num_args = 0.., default_missing_value = "true")]
+    #[arg(value_name = "VALUE", long = "plan-publisher", num_args = 0.., default_missing_value = "true")]
     refused_plan_publisher: Vec<String>,
     /// Plan promotion code (not supported: marketplace plans do not apply).
-    #[arg(long = "plan-promotion-code", num_args = 0.., default_missing_value = "true")]
+    #[arg(value_name = "VALUE", long = "plan-promotion-code", num_args = 0.., default_missing_value = "true")]
     refused_plan_promotion_code: Vec<String>,
     /// The ID or name of the capacity reservation group that is used to allocate (not supported: no capacity reservations).
-    #[arg(long = "capacity-reservation-group", num_args = 0.., default_missing_value = "true")]
+    #[arg(value_name = "VALUE", long = "capacity-reservation-group", num_args = 0.., default_missing_value = "true")]
     refused_capacity_reservation_group: Vec<String>,
     /// Type of OS installed on a custom VHD. Do not use when specifying an URN or URN alias (not supported: the image decides).
-    #[arg(long = "os-type", num_args = 0.., default_missing_value = "true")]
+    #[arg(value_name = "VALUE", long = "os-type", num_args = 0.., default_missing_value = "true")]
     refused_os_type: Vec<String>,
     /// Name to use when creating a new application gateway (default) or referencing an existing one (not supported: scale sets here have no network).
-    #[arg(long = "app-gateway", num_args = 0.., default_missing_value = "true")]
+    #[arg(value_name = "VALUE", long = "app-gateway", num_args = 0.., default_missing_value = "true")]
     refused_app_gateway: Vec<String>,
     /// Generate and validate the ARM template without creating any resources (not supported: ssefs has no templates).
-    #[arg(long = "validate", num_args = 0.., default_missing_value = "true")]
+    #[arg(value_name = "VALUE", long = "validate", num_args = 0.., default_missing_value = "true")]
     refused_validate: Vec<String>,
     /// Specify the scale-in policy (space-separated) that decides which virtual machines are chosen for removal when a Virtual Machine Scale Set is scaled-in (not supported: scale-in removes the newest instances).
-    #[arg(long = "scale-in-policy", num_args = 0.., default_missing_value = "true")]
+    #[arg(value_name = "VALUE", long = "scale-in-policy", num_args = 0.., default_missing_value = "true")]
     refused_scale_in_policy: Vec<String>,
     /// The amount of time (in minutes, between 30 and 90) for which automatic repairs are suspended due to a state change on VM (not supported: no automatic repairs).
-    #[arg(long = "automatic-repairs-grace-period", num_args = 0.., default_missing_value = "true")]
+    #[arg(value_name = "VALUE", long = "automatic-repairs-grace-period", num_args = 0.., default_missing_value = "true")]
     refused_automatic_repairs_grace_period: Vec<String>,
     /// Specify the Read-Write IOPS (space-separated) for the managed disk (not supported: set it with disk update).
-    #[arg(long = "data-disk-iops", num_args = 0.., default_missing_value = "true")]
+    #[arg(value_name = "VALUE", long = "data-disk-iops", num_args = 0.., default_missing_value = "true")]
     refused_data_disk_iops: Vec<String>,
     /// Specify the bandwidth in MB per second (space-separated) for the managed disk (not supported: set it with disk update).
-    #[arg(long = "data-disk-mbps", num_args = 0.., default_missing_value = "true")]
+    #[arg(value_name = "VALUE", long = "data-disk-mbps", num_args = 0.., default_missing_value = "true")]
     refused_data_disk_mbps: Vec<String>,
     /// Space-separated list of availability zones into which to provision the resource (accepted and ignored: one machine, one zone).
     #[arg(long = "zones", num_args = 0.., default_missing_value = "true")]
