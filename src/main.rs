@@ -3,8 +3,6 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
     // Arguments are names, ids, paths and values, all text: one that is not UTF-8 is a usage
     // error with a message, not a panic with a backtrace.
@@ -21,9 +19,11 @@ fn main() -> ExitCode {
             }
         }
     }
-    let reply =
-        ssefs::cli::Cli::parse_from(std::iter::once("ssefs".to_string()).chain(raw_args.clone()))
-            .run(raw_args);
+    let reply = match ssefs::cli::main(raw_args) {
+        Ok(reply) => reply,
+        // Help, the version, or a usage error: clap prints it and picks the exit code.
+        Err(e) => e.exit(),
+    };
     // A closed pipe (`| head`) is not an error worth a message.
     let _ = std::io::stdout().lock().write_all(reply.stdout.as_bytes());
     let _ = std::io::stderr().lock().write_all(reply.stderr.as_bytes());

@@ -3,21 +3,26 @@
 
 mod account;
 mod config;
+mod defaults;
 mod des;
 mod disk;
+mod docs;
 mod group;
+pub mod help;
+mod ids;
 mod image;
 mod keyvault;
 mod mount;
 mod output;
 mod role;
 mod vm;
+mod yaml;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use parking_lot::Mutex;
 
 use crate::daemon::{self, MountArgs, remote};
@@ -40,24 +45,28 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Flags every command takes, as in az.
+/// Flags every command takes, as in az (shown after each command's own).
 #[derive(Debug, Args)]
+#[command(next_help_heading = help::GLOBAL_HEADING)]
 pub struct Global {
     /// The store directory (default: $SSEFS_STORE, else $XDG_DATA_HOME/ssefs, else ~/.local/share/ssefs).
     #[arg(long, global = true, value_name = "DIR")]
     pub store: Option<PathBuf>,
-    /// JMESPath query applied to the output, e.g. `[id]` or `encryption.type`.
+    /// JMESPath query string. See http://jmespath.org/ for more information and examples.
     #[arg(long, global = true, value_name = "JMESPATH")]
     pub query: Option<String>,
     /// Output format.
     #[arg(short = 'o', long, global = true, value_enum, default_value_t = OutputFormat::Json)]
     pub output: OutputFormat,
-    /// Log more on stderr (never secrets).
+    /// Increase logging verbosity to show all debug logs (never secrets).
     #[arg(long, global = true)]
     pub debug: bool,
-    /// Accepted for compatibility with az scripts; ssefs prints warnings only on errors anyway.
+    /// Only show errors, suppressing warnings.
     #[arg(long, global = true)]
     pub only_show_errors: bool,
+    /// Increase logging verbosity. Use --debug for full debug logs.
+    #[arg(long, global = true)]
+    pub verbose: bool,
 }
 
 /// Command groups.
@@ -108,6 +117,83 @@ pub enum Command {
     /// Virtual machine scale sets: instances made from one template.
     #[command(subcommand)]
     Vmss(vm::VmssCmd),
+    /// Manage argument defaults (group, location), as az configure.
+    Configure(defaults::ConfigureCmd),
+    /// Print a shell completion script (bash, zsh or fish).
+    Completion {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: docs::Shell,
+    },
+    /// Write the man pages into DIR (scripts/gen-docs.sh).
+    #[command(name = "__gen-man", hide = true)]
+    GenMan {
+        /// Where to write the pages.
+        dir: PathBuf,
+    },
+}
+
+/// The command line definition: the derived one with the help, `--ids` and argument
+/// `defaults` added to every command it fits.
+pub fn command(defaults: &defaults::Defaults) -> clap::Command {
+    defaults.apply(help::decorate(ids::add(Cli::command())))
+}
+
+/// Parses and runs a command line (the arguments after the program name): what `main` does.
+/// A usage error, or a request for help or the version, is returned for clap to print.
+pub fn main(raw_args: Vec<String>) -> std::result::Result<Reply, clap::Error> {
+    let started = std::time::Instant::now();
+    let argv = |args: &[String]| std::iter::once("ssefs".to_string()).chain(args.to_vec());
+    let defaults = defaults::Defaults::for_args(&raw_args);
+    let matches = command(&defaults).try_get_matches_from(argv(&raw_args))?;
+    let verbose = matches.get_flag("verbose");
+    crate::log::set_verbose(verbose);
+    let reply = match ids::requested(&matches) {
+        Some(ids) => {
+            let query = matches.get_one::<String>("query").cloned();
+            let format = matches
+                .get_one::<OutputFormat>("output")
+                .copied()
+                .unwrap_or(OutputFormat::Json);
+            ids::run_each(
+                &raw_args,
+                &ids,
+                query.as_deref(),
+                format,
+                |args| match command(&defaults)
+                    .try_get_matches_from(argv(&args))
+                    .and_then(|m| Cli::from_arg_matches(&m))
+                {
+                    Ok(cli) => cli.run(args),
+                    Err(e) => clap_error_reply(&e),
+                },
+            )
+        }
+        None => Cli::from_arg_matches(&matches)?.run(raw_args),
+    };
+    crate::log::verbose(&format!(
+        "Command ran in {:.3} seconds",
+        started.elapsed().as_secs_f64()
+    ));
+    Ok(reply)
+}
+
+/// A clap error (usage, or help asked for) as a reply: help on stdout, errors on stderr.
+fn clap_error_reply(e: &clap::Error) -> Reply {
+    Reply {
+        code: e.exit_code(),
+        stdout: if e.use_stderr() {
+            String::new()
+        } else {
+            e.to_string()
+        },
+        stderr: if e.use_stderr() {
+            e.render().to_string()
+        } else {
+            String::new()
+        },
+        files: Vec::new(),
+    }
 }
 
 impl Command {
@@ -157,6 +243,13 @@ impl Cli {
             }
             Command::Unmount(u) => daemon::unmount(&u.mountpoint).map(|()| String::new()),
             Command::Check => return check(&root),
+            Command::Completion { shell } => Ok(docs::completion(
+                command(&defaults::Defaults::default()),
+                *shell,
+            )),
+            Command::GenMan { dir } => {
+                docs::man_pages(command(&defaults::Defaults::default()), dir).map(|_| String::new())
+            }
             cmd if cmd.needs_daemon() => match self.ensure_daemon(&root) {
                 Ok(()) => return self.run_on_store(&root, raw_args),
                 Err(e) => Err(e),
@@ -311,7 +404,12 @@ impl Cli {
             Command::Resource(cmd) => cmd.run(&service.lock())?,
             Command::Vm(cmd) => cmd.run(service, cwd)?,
             Command::Vmss(cmd) => cmd.run(service)?,
-            Command::Mount(_) | Command::Unmount(_) | Command::Check => {
+            Command::Configure(cmd) => cmd.run(&mut service.lock())?,
+            Command::Mount(_)
+            | Command::Unmount(_)
+            | Command::Check
+            | Command::Completion { .. }
+            | Command::GenMan { .. } => {
                 return Err(Error::invalid(
                     "mount, unmount and check cannot run inside the mount daemon",
                 ));
@@ -404,24 +502,16 @@ pub fn error_reply(e: &Error) -> Reply {
     }
 }
 
-/// Runs a command forwarded to the mount daemon.
+/// Runs a command forwarded to the mount daemon (with the store's argument defaults: the
+/// caller sends its arguments as typed).
 fn handle_forwarded(service: &Mutex<Service>, request: remote::Request) -> Reply {
     let argv = std::iter::once("ssefs".to_string()).chain(request.args);
-    match Cli::try_parse_from(argv) {
-        Err(e) => Reply {
-            code: e.exit_code(),
-            stdout: if e.use_stderr() {
-                String::new()
-            } else {
-                e.to_string()
-            },
-            stderr: if e.use_stderr() {
-                e.render().to_string()
-            } else {
-                String::new()
-            },
-            files: Vec::new(),
-        },
+    let defaults = defaults::Defaults::of(service.lock().store().config());
+    match command(&defaults)
+        .try_get_matches_from(argv)
+        .and_then(|m| Cli::from_arg_matches(&m))
+    {
+        Err(e) => clap_error_reply(&e),
         Ok(cli) => {
             // The caller's --debug is not the daemon's: it must not switch the daemon's log.
             crate::config::set_strict_from_caller(request.strict);
@@ -435,10 +525,10 @@ fn handle_forwarded(service: &Mutex<Service>, request: remote::Request) -> Reply
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     #[test]
     fn the_command_line_definition_is_consistent() {
         Cli::command().debug_assert();
+        command(&defaults::Defaults::default()).debug_assert();
     }
 }

@@ -1,0 +1,226 @@
+//! az's `--ids`: one or several resource ids in place of `-n`/`-g`, on every command that
+//! addresses one resource by name and group (show, update, delete, start, stop, …).
+//!
+//! Added generically to the built tree, so that a command added later gets it too; and run as
+//! az runs it: once per id, with the id as the name (every service lookup takes a name or a
+//! resource id), each result collected into a list (a single object for a single id). A
+//! failure for one id is a warning `ID: "message"` when another id succeeded, as in az.
+
+use clap::{Arg, ArgMatches, Command};
+use serde_json::Value;
+
+use super::{OutputFormat, Reply, output};
+
+/// Commands that take `--ids` when they also take `-n` and `-g`, as az's do.
+const VERBS: &[&str] = &[
+    "show",
+    "update",
+    "delete",
+    "start",
+    "stop",
+    "restart",
+    "deallocate",
+    "get-instance-view",
+    "list-associated-resources",
+];
+
+/// az's description of `--ids`.
+const IDS_HELP: &str = "One or more resource IDs (space-delimited). It should be a complete \
+                        resource ID containing all information of 'Resource Id' arguments. You \
+                        should provide either --ids or other 'Resource Id' arguments";
+
+/// Gives `--ids` to every command of [`VERBS`] that takes `-n` and `-g`.
+pub fn add(mut cmd: Command) -> Command {
+    let names: Vec<String> = cmd
+        .get_subcommands()
+        .map(|s| s.get_name().to_string())
+        .collect();
+    for name in names {
+        cmd = cmd.mut_subcommand(name, add);
+    }
+    let has = |cmd: &Command, id: &str| cmd.get_arguments().any(|a| a.get_id() == id);
+    if !VERBS.contains(&cmd.get_name()) || !has(&cmd, "name") || !has(&cmd, "resource_group") {
+        return cmd;
+    }
+    if has(&cmd, "ids") {
+        // Commands that had a single `--ids` (vm) take several now.
+        return cmd.mut_arg("ids", |a| a.num_args(1..).help(IDS_HELP));
+    }
+    cmd.mut_arg("name", |a| a.required(false).required_unless_present("ids"))
+        .arg(
+            Arg::new("ids")
+                .long("ids")
+                .num_args(1..)
+                .value_name("IDS")
+                .conflicts_with_all(["name", "resource_group"])
+                .help(IDS_HELP),
+        )
+}
+
+/// The ids the command line gives, when its command takes `--ids` and they were given.
+pub fn requested(matches: &ArgMatches) -> Option<Vec<String>> {
+    let mut m = matches;
+    while let Some((_, sub)) = m.subcommand() {
+        m = sub;
+    }
+    let ids: Vec<String> = m
+        .try_get_many::<String>("ids")
+        .ok()
+        .flatten()?
+        .cloned()
+        .collect();
+    (!ids.is_empty()).then_some(ids)
+}
+
+/// The arguments of the run for one id: `--ids` and its values, `--query` and `-o` taken
+/// out, `--name ID -o json` added (the results are put together, then queried and printed),
+/// and the id's own group as `--resource-group`, so that a configured default group (applied
+/// to a command without `-g`) cannot contradict the id.
+pub fn one_run(raw: &[String], id: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut iter = raw.iter().peekable();
+    while let Some(a) = iter.next() {
+        let takes_value = |flag: &str, long: &str| a == flag || a == long;
+        if a == "--ids" {
+            while iter.peek().is_some_and(|v| !v.starts_with('-')) {
+                iter.next();
+            }
+        } else if a.starts_with("--ids=") || a.starts_with("--query=") || a.starts_with("--output=")
+        {
+        } else if takes_value("-o", "--output") || a == "--query" {
+            iter.next();
+        } else if a.starts_with("-o") && a.len() > 2 && !a.starts_with("--") {
+            // -ojson
+        } else {
+            out.push(a.clone());
+        }
+    }
+    out.extend(["--name".to_string(), id.to_string()]);
+    if let Some(group) = group_of(id) {
+        out.extend(["--resource-group".to_string(), group.to_string()]);
+    }
+    out.extend(["-o".to_string(), "json".to_string()]);
+    out
+}
+
+/// The resource group an id names (`…/resourceGroups/GROUP/…`, any case), if any.
+fn group_of(id: &str) -> Option<&str> {
+    let mut parts = id.split('/');
+    parts.find(|p| p.eq_ignore_ascii_case("resourceGroups"))?;
+    parts.next().filter(|g| !g.is_empty())
+}
+
+/// Runs the command once per id with `run` and puts the results together as az does.
+pub fn run_each(
+    raw: &[String],
+    ids: &[String],
+    query: Option<&str>,
+    format: OutputFormat,
+    run: impl Fn(Vec<String>) -> Reply,
+) -> Reply {
+    let mut results = Vec::new();
+    let mut failures: Vec<(&String, Reply)> = Vec::new();
+    let mut stderr = String::new();
+    for id in ids {
+        crate::log::verbose(&format!("running for id {id}"));
+        let reply = run(one_run(raw, id));
+        if reply.code != 0 {
+            failures.push((id, reply));
+            continue;
+        }
+        stderr.push_str(&reply.stderr);
+        let text = reply.stdout.trim();
+        if text.is_empty() {
+            results.push(Value::Null);
+            continue;
+        }
+        match serde_json::from_str(text) {
+            Ok(v) => results.push(v),
+            Err(e) => {
+                return super::error_reply(&crate::error::Error::invalid(format!(
+                    "{id}: the command's output is not JSON: {e}"
+                )));
+            }
+        }
+    }
+    if results.is_empty() && failures.len() == 1 {
+        let (_, mut reply) = failures.remove(0);
+        reply.stderr.insert_str(0, &stderr);
+        return reply;
+    }
+    for (id, reply) in &failures {
+        let message = reply.stderr.trim_end().lines().last().unwrap_or_default();
+        stderr.push_str(&format!("WARNING: {id}: \"{message}\"\n"));
+    }
+    if !failures.is_empty() && results.is_empty() {
+        stderr.push_str("(MultipleErrors) Encountered more than one exception.\n");
+        return Reply {
+            code: 1,
+            stdout: String::new(),
+            stderr,
+            files: Vec::new(),
+        };
+    }
+    if !failures.is_empty() {
+        stderr.push_str("WARNING: Encountered more than one exception.\n");
+    }
+    let value = if results.len() == 1 {
+        results.remove(0)
+    } else {
+        Value::Array(results)
+    };
+    match output::render(&value, query, format) {
+        Ok(stdout) => Reply {
+            code: 0,
+            stdout,
+            stderr,
+            files: Vec::new(),
+        },
+        Err(e) => {
+            let mut reply = super::error_reply(&e);
+            reply.stderr.insert_str(0, &stderr);
+            reply
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn one_run_replaces_ids_and_output_flags() {
+        let raw = args(&[
+            "disk", "show", "--ids", "/a", "/b", "--query", "name", "-o", "tsv", "--store", "/s",
+        ]);
+        assert_eq!(
+            one_run(&raw, "/a"),
+            args(&[
+                "disk", "show", "--store", "/s", "--name", "/a", "-o", "json"
+            ])
+        );
+        let id = "/subscriptions/s/resourceGroups/rg1/providers/Microsoft.Compute/disks/d";
+        assert_eq!(
+            one_run(&args(&["disk", "show", "--ids", id]), id),
+            args(&[
+                "disk",
+                "show",
+                "--name",
+                id,
+                "--resource-group",
+                "rg1",
+                "-o",
+                "json"
+            ])
+        );
+        let raw = args(&["disk", "delete", "--ids=/a", "-otable", "--yes"]);
+        assert_eq!(
+            one_run(&raw, "/a"),
+            args(&["disk", "delete", "--yes", "--name", "/a", "-o", "json"])
+        );
+    }
+}
