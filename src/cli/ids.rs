@@ -38,11 +38,10 @@ pub fn add(mut cmd: Command) -> Command {
     for name in names {
         cmd = cmd.mut_subcommand(name, add);
     }
-    let has = |cmd: &Command, id: &str| cmd.get_arguments().any(|a| a.get_id() == id);
-    if !VERBS.contains(&cmd.get_name()) || !has(&cmd, "name") || !has(&cmd, "resource_group") {
+    if !takes_ids(&cmd) {
         return cmd;
     }
-    if has(&cmd, "ids") {
+    if cmd.get_arguments().any(|a| a.get_id() == "ids") {
         // Commands that had a single `--ids` (vm) take several now.
         return cmd.mut_arg("ids", |a| a.num_args(1..).help(IDS_HELP));
     }
@@ -57,11 +56,25 @@ pub fn add(mut cmd: Command) -> Command {
         )
 }
 
-/// The ids the command line gives, when its command takes `--ids` and they were given.
-pub fn requested(matches: &ArgMatches) -> Option<Vec<String>> {
+/// Whether `cmd` is one of the commands that take `--ids` in az's sense: one of [`VERBS`],
+/// addressing its resource by `-n` and `-g`. (Other commands may have an `--ids` of their own
+/// meaning, such as `role assignment delete` or `vm disk attach`.)
+fn takes_ids(cmd: &Command) -> bool {
+    let has = |id: &str| cmd.get_arguments().any(|a| a.get_id() == id);
+    VERBS.contains(&cmd.get_name()) && has("name") && has("resource_group")
+}
+
+/// The ids the command line gives, when its command (in `root`'s tree) takes `--ids` and they
+/// were given.
+pub fn requested(root: &Command, matches: &ArgMatches) -> Option<Vec<String>> {
+    let mut cmd = root;
     let mut m = matches;
-    while let Some((_, sub)) = m.subcommand() {
+    while let Some((name, sub)) = m.subcommand() {
+        cmd = cmd.find_subcommand(name)?;
         m = sub;
+    }
+    if !takes_ids(cmd) {
+        return None;
     }
     let ids: Vec<String> = m
         .try_get_many::<String>("ids")

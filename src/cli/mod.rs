@@ -145,10 +145,11 @@ pub fn main(raw_args: Vec<String>) -> std::result::Result<Reply, clap::Error> {
     let started = std::time::Instant::now();
     let argv = |args: &[String]| std::iter::once("ssefs".to_string()).chain(args.to_vec());
     let defaults = defaults::Defaults::for_args(&raw_args);
-    let matches = command(&defaults).try_get_matches_from(argv(&raw_args))?;
+    let cli_command = command(&defaults);
+    let matches = cli_command.clone().try_get_matches_from(argv(&raw_args))?;
     let verbose = matches.get_flag("verbose");
     crate::log::set_verbose(verbose);
-    let reply = match ids::requested(&matches) {
+    let reply = match ids::requested(&cli_command, &matches) {
         Some(ids) => {
             let query = matches.get_one::<String>("query").cloned();
             let format = matches

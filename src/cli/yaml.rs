@@ -180,7 +180,7 @@ mod tests {
         let y = to_yaml(&v);
         assert_eq!(
             y,
-            "a:\n  u: plain text\n  w: '2027-12-31'\n  x: '1'\n  y: 'yes'\n  z: ''\nb:\n- 1\n\
+            "a:\n  u: plain text\n  w: '2027-12-31'\n  x: '1'\n  'y': 'yes'\n  z: ''\nb:\n- 1\n\
              - two\n- null\n- true\n- k: v\n  l:\n  - 1\n- []\n- {}\nc: \"it's: here\\nnext\"\n"
         );
         assert_eq!(to_yaml(&json!([[1, 2], "x"])), "- - 1\n  - 2\n- x\n");
