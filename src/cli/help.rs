@@ -22,8 +22,8 @@ const SHARED: &[(&str, &str)] = &[
     ),
     (
         "location",
-        "Location. Values from: `ssefs account list-locations`. You can configure the default \
-         location using `ssefs configure --defaults location=<location>`.",
+        "Location, a region name such as westus2. You can configure the default location \
+         using `ssefs configure --defaults location=<location>`.",
     ),
     ("size_gb", "Size in GB."),
     ("sku", "Underlying storage SKU."),
