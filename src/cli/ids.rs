@@ -64,13 +64,22 @@ fn takes_ids(cmd: &Command) -> bool {
     VERBS.contains(&cmd.get_name()) && has("name") && has("resource_group")
 }
 
+/// An `--ids` run asked for: the ids, and the long flags of the command's path (to read the
+/// command line's own tokens, also abbreviated).
+pub struct Requested {
+    pub ids: Vec<String>,
+    longs: Vec<String>,
+}
+
 /// The ids the command line gives, when its command (in `root`'s tree) takes `--ids` and they
 /// were given.
-pub fn requested(root: &Command, matches: &ArgMatches) -> Option<Vec<String>> {
+pub fn requested(root: &Command, matches: &ArgMatches) -> Option<Requested> {
     let mut cmd = root;
     let mut m = matches;
+    let mut longs = long_names(root);
     while let Some((name, sub)) = m.subcommand() {
         cmd = cmd.find_subcommand(name)?;
+        longs.extend(long_names(cmd));
         m = sub;
     }
     if !takes_ids(cmd) {
@@ -82,31 +91,74 @@ pub fn requested(root: &Command, matches: &ArgMatches) -> Option<Vec<String>> {
         .flatten()?
         .cloned()
         .collect();
-    (!ids.is_empty()).then_some(ids)
+    (!ids.is_empty()).then_some(Requested { ids, longs })
+}
+
+/// The long flags of a command's own arguments, with their aliases.
+fn long_names(cmd: &Command) -> Vec<String> {
+    cmd.get_arguments()
+        .flat_map(|a| {
+            a.get_long()
+                .into_iter()
+                .chain(a.get_all_aliases().unwrap_or_default())
+                .map(String::from)
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// The flag a `--NAME` token stands for: NAME itself, or the one flag NAME abbreviates.
+fn resolve<'a>(name: &'a str, longs: &'a [String]) -> &'a str {
+    if longs.iter().any(|l| l == name) {
+        return name;
+    }
+    let mut matching = longs.iter().filter(|l| l.starts_with(name));
+    match (matching.next(), matching.next()) {
+        (Some(only), None) => only,
+        _ => name,
+    }
 }
 
 /// The arguments of the run for one id: `--ids` and its values, `--query` and `-o` taken
 /// out, `--name ID -o json` added (the results are put together, then queried and printed),
 /// and the id's own group as `--resource-group`, so that a configured default group (applied
 /// to a command without `-g`) cannot contradict the id.
-pub fn one_run(raw: &[String], id: &str) -> Vec<String> {
+pub fn one_run(raw: &[String], id: &str, longs: &[String]) -> Vec<String> {
     let mut out = Vec::new();
     let mut iter = raw.iter().peekable();
     while let Some(a) = iter.next() {
-        let takes_value = |flag: &str, long: &str| a == flag || a == long;
-        if a == "--ids" {
-            while iter.peek().is_some_and(|v| !v.starts_with('-')) {
-                iter.next();
-            }
-        } else if a.starts_with("--ids=") || a.starts_with("--query=") || a.starts_with("--output=")
-        {
-        } else if takes_value("-o", "--output") || a == "--query" {
-            iter.next();
-        } else if a.starts_with("-o") && a.len() > 2 && !a.starts_with("--") {
-            // -ojson
-        } else {
+        if a == "--" {
             out.push(a.clone());
+            out.extend(iter.by_ref().cloned());
+            break;
         }
+        if let Some(long) = a.strip_prefix("--") {
+            let (name, inline_value) = match long.split_once('=') {
+                Some((n, _)) => (n, true),
+                None => (long, false),
+            };
+            match resolve(name, longs) {
+                "ids" if !inline_value => {
+                    while iter.peek().is_some_and(|v| !v.starts_with('-')) {
+                        iter.next();
+                    }
+                    continue;
+                }
+                "query" | "output" if !inline_value => {
+                    iter.next();
+                    continue;
+                }
+                "ids" | "query" | "output" => continue,
+                _ => {}
+            }
+        } else if a == "-o" {
+            iter.next();
+            continue;
+        } else if a.starts_with("-o") && !a.starts_with("--") {
+            // -ojson
+            continue;
+        }
+        out.push(a.clone());
     }
     out.extend(["--name".to_string(), id.to_string()]);
     if let Some(group) = group_of(id) {
@@ -126,7 +178,7 @@ fn group_of(id: &str) -> Option<&str> {
 /// Runs the command once per id with `run` and puts the results together as az does.
 pub fn run_each(
     raw: &[String],
-    ids: &[String],
+    request: &Requested,
     query: Option<&str>,
     format: OutputFormat,
     run: impl Fn(Vec<String>) -> Reply,
@@ -134,9 +186,9 @@ pub fn run_each(
     let mut results = Vec::new();
     let mut failures: Vec<(&String, Reply)> = Vec::new();
     let mut stderr = String::new();
-    for id in ids {
+    for id in &request.ids {
         crate::log::verbose(&format!("running for id {id}"));
-        let reply = run(one_run(raw, id));
+        let reply = run(one_run(raw, id, &request.longs));
         if reply.code != 0 {
             failures.push((id, reply));
             continue;
@@ -207,18 +259,47 @@ mod tests {
 
     #[test]
     fn one_run_replaces_ids_and_output_flags() {
+        let longs = args(&[
+            "store",
+            "query",
+            "output",
+            "name",
+            "resource-group",
+            "ids",
+            "yes",
+        ]);
         let raw = args(&[
             "disk", "show", "--ids", "/a", "/b", "--query", "name", "-o", "tsv", "--store", "/s",
         ]);
         assert_eq!(
-            one_run(&raw, "/a"),
+            one_run(&raw, "/a", &longs),
             args(&[
                 "disk", "show", "--store", "/s", "--name", "/a", "-o", "json"
             ])
         );
+        let raw = args(&["disk", "delete", "--ids=/a", "-otable", "--yes"]);
+        assert_eq!(
+            one_run(&raw, "/a", &longs),
+            args(&["disk", "delete", "--yes", "--name", "/a", "-o", "json"])
+        );
+        // Abbreviated flags, as az accepts them.
+        let raw = args(&[
+            "disk",
+            "show",
+            "--id",
+            "/a",
+            "/b",
+            "--que",
+            "name",
+            "--out=tsv",
+        ]);
+        assert_eq!(
+            one_run(&raw, "/a", &longs),
+            args(&["disk", "show", "--name", "/a", "-o", "json"])
+        );
         let id = "/subscriptions/s/resourceGroups/rg1/providers/Microsoft.Compute/disks/d";
         assert_eq!(
-            one_run(&args(&["disk", "show", "--ids", id]), id),
+            one_run(&args(&["disk", "show", "--ids", id]), id, &longs),
             args(&[
                 "disk",
                 "show",
@@ -229,11 +310,6 @@ mod tests {
                 "-o",
                 "json"
             ])
-        );
-        let raw = args(&["disk", "delete", "--ids=/a", "-otable", "--yes"]);
-        assert_eq!(
-            one_run(&raw, "/a"),
-            args(&["disk", "delete", "--yes", "--name", "/a", "-o", "json"])
         );
     }
 }

@@ -150,7 +150,7 @@ pub fn main(raw_args: Vec<String>) -> std::result::Result<Reply, clap::Error> {
     let verbose = matches.get_flag("verbose");
     crate::log::set_verbose(verbose);
     let reply = match ids::requested(&cli_command, &matches) {
-        Some(ids) => {
+        Some(request) => {
             let query = matches.get_one::<String>("query").cloned();
             let format = matches
                 .get_one::<OutputFormat>("output")
@@ -158,7 +158,7 @@ pub fn main(raw_args: Vec<String>) -> std::result::Result<Reply, clap::Error> {
                 .unwrap_or(OutputFormat::Json);
             ids::run_each(
                 &raw_args,
-                &ids,
+                &request,
                 query.as_deref(),
                 format,
                 |args| match command(&defaults)
