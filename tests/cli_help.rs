@@ -514,6 +514,7 @@ fn verbose_logs_progress_on_stderr_only() {
     let r = env.run(&["group", "list", "--verbose"]);
     assert_eq!(r.code, 0);
     assert!(r.stderr.contains("INFO: Command ran in"), "{}", r.stderr);
+    assert!(r.stderr.contains("INFO: store "), "{}", r.stderr);
     assert!(!r.stdout.contains("INFO"));
     let quiet = env.run(&["group", "list"]);
     assert!(!quiet.stderr.contains("INFO"), "{}", quiet.stderr);

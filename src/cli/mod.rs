@@ -227,7 +227,7 @@ impl Cli {
             .store
             .clone()
             .unwrap_or_else(Store::default_root);
-        crate::log::debug(&format!("store {}", root.display()));
+        crate::log::verbose(&format!("store {}", root.display()));
         let result = match &self.command {
             Command::Mount(m) => {
                 let args = MountArgs {
@@ -319,7 +319,10 @@ impl Cli {
         // the command ran in the mount daemon or in this process.
         loop {
             match remote::forward(root, &request) {
-                Ok(Some(reply)) => return reply.write_files(&request.cwd),
+                Ok(Some(reply)) => {
+                    crate::log::verbose("the store is mounted: the command ran in its daemon");
+                    return reply.write_files(&request.cwd);
+                }
                 Ok(None) => {}
                 Err(e) => return error_reply(&e),
             }
