@@ -209,8 +209,8 @@ pub const EXAMPLES: &[(&str, &[(&str, &str)])] = &[
                 "ssefs disk show -g myrg -n mydisk --query [encryption.type] -o tsv",
             ),
             (
-                "Show disks by id.",
-                "ssefs disk show --ids /subscriptions/$sub/resourceGroups/myrg/providers/Microsoft.Compute/disks/mydisk",
+                "Show a disk by name; -g may be left out when the name is unique.",
+                "ssefs disk show -n mydisk",
             ),
         ],
     ),
