@@ -6,5 +6,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --quiet --bin ssefs
 rm -rf docs/man
-target/debug/ssefs __gen-man docs/man
+target/debug/ssefs __gen-man docs/man >/dev/null
 echo "docs/man: $(ls docs/man | wc -l) pages"

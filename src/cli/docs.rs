@@ -8,6 +8,9 @@ use clap::{Command, ValueEnum};
 
 use crate::error::{Error, Result};
 
+/// The hidden command that writes the man pages: `ssefs __gen-man DIR`.
+pub const GEN_MAN: &str = "__gen-man";
+
 /// Shells `ssefs completion` writes a script for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Shell {

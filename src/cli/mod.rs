@@ -125,12 +125,6 @@ pub enum Command {
         #[arg(value_enum)]
         shell: docs::Shell,
     },
-    /// Write the man pages into DIR (scripts/gen-docs.sh).
-    #[command(name = "__gen-man", hide = true)]
-    GenMan {
-        /// Where to write the pages.
-        dir: PathBuf,
-    },
 }
 
 /// The command line definition: the derived one with the help, `--ids` and argument
@@ -143,6 +137,22 @@ pub fn command(defaults: &defaults::Defaults) -> clap::Command {
 /// A usage error, or a request for help or the version, is returned for clap to print.
 pub fn main(raw_args: Vec<String>) -> std::result::Result<Reply, clap::Error> {
     let started = std::time::Instant::now();
+    // `ssefs __gen-man DIR` (scripts/gen-docs.sh) is kept out of the definition, so that no
+    // help, completion or man page offers it.
+    if let [first, dir] = raw_args.as_slice()
+        && first == docs::GEN_MAN
+    {
+        let written = docs::man_pages(command(&defaults::Defaults::default()), Path::new(dir));
+        return Ok(match written {
+            Ok(pages) => Reply {
+                code: 0,
+                stdout: format!("{} man pages written to {dir}\n", pages.len()),
+                stderr: String::new(),
+                files: Vec::new(),
+            },
+            Err(e) => error_reply(&e),
+        });
+    }
     let argv = |args: &[String]| std::iter::once("ssefs".to_string()).chain(args.to_vec());
     let defaults = defaults::Defaults::for_args(&raw_args);
     let cli_command = command(&defaults);
@@ -248,9 +258,6 @@ impl Cli {
                 command(&defaults::Defaults::default()),
                 *shell,
             )),
-            Command::GenMan { dir } => {
-                docs::man_pages(command(&defaults::Defaults::default()), dir).map(|_| String::new())
-            }
             cmd if cmd.needs_daemon() => match self.ensure_daemon(&root) {
                 Ok(()) => return self.run_on_store(&root, raw_args),
                 Err(e) => Err(e),
@@ -412,8 +419,7 @@ impl Cli {
             Command::Mount(_)
             | Command::Unmount(_)
             | Command::Check
-            | Command::Completion { .. }
-            | Command::GenMan { .. } => {
+            | Command::Completion { .. } => {
                 return Err(Error::invalid(
                     "mount, unmount and check cannot run inside the mount daemon",
                 ));
