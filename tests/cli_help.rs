@@ -203,6 +203,23 @@ fn completion_scripts_load() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("_ssefs"));
+    // It completes: a subcommand, then a flag of that subcommand.
+    let complete = |words: &str| -> String {
+        let out = Command::new("bash")
+            .arg("-c")
+            .arg(format!(
+                "source '{}'; COMP_WORDS=({words}); COMP_CWORD=$((${{#COMP_WORDS[@]}} - 1)); \
+                 _ssefs ssefs \"${{COMP_WORDS[COMP_CWORD]}}\" \"${{COMP_WORDS[COMP_CWORD-1]}}\"; \
+                 echo \"${{COMPREPLY[@]}}\"",
+                script.display()
+            ))
+            .output()
+            .expect("run bash");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    assert_eq!(complete("ssefs disk cr"), "create");
+    assert_eq!(complete("ssefs disk create --si"), "--size-gb");
+    assert!(complete("ssefs keyvault key ''").contains("rotation-policy"));
     for shell in ["zsh", "fish"] {
         let script = env.ok(&["completion", shell]);
         assert!(
