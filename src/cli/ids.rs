@@ -41,20 +41,30 @@ pub fn add(mut cmd: Command) -> Command {
     if !takes_ids(&cmd) {
         return cmd;
     }
-    if cmd.get_arguments().any(|a| a.get_id() == "ids") {
+    let cmd = if cmd.get_arguments().any(|a| a.get_id() == "ids") {
         // Commands that had a single `--ids` (vm) take several now.
-        return cmd.mut_arg("ids", |a| a.num_args(1..).help(IDS_HELP));
-    }
-    cmd.mut_arg("name", |a| a.required(false).required_unless_present("ids"))
-        .arg(
-            Arg::new("ids")
-                .long("ids")
-                .num_args(1..)
-                .value_name("IDS")
-                .conflicts_with_all(["name", "resource_group"])
-                .help(IDS_HELP),
-        )
+        cmd.mut_arg("ids", |a| a.num_args(1..).help(IDS_HELP))
+    } else {
+        cmd.mut_arg("name", |a| a.required(false).required_unless_present("ids"))
+            .arg(
+                Arg::new("ids")
+                    .long("ids")
+                    .num_args(1..)
+                    .value_name("IDS")
+                    .conflicts_with_all(["name", "resource_group"])
+                    .help(IDS_HELP),
+            )
+    };
+    // az groups the three under their own heading, after the command's other arguments.
+    ["ids", "name", "resource_group"]
+        .into_iter()
+        .fold(cmd, |cmd, id| {
+            cmd.mut_arg(id, |a| a.help_heading(RESOURCE_ID_HEADING))
+        })
 }
+
+/// az's heading for `--ids`, `-n` and `-g`.
+const RESOURCE_ID_HEADING: &str = "Resource Id Arguments";
 
 /// Whether `cmd` is one of the commands that take `--ids` in az's sense: one of [`VERBS`],
 /// addressing its resource by `-n` and `-g`. (Other commands may have an `--ids` of their own
