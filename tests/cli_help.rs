@@ -526,6 +526,54 @@ fn ids_run_the_command_once_per_id() {
 }
 
 #[test]
+fn ids_reach_every_kind_that_takes_them() {
+    let env = Env::new();
+    env.ok(&["group", "create", "-n", "rg", "-l", "eastus", "-o", "none"]);
+    for kv in ["kv-ids-1", "kv-ids-2"] {
+        env.ok(&[
+            "keyvault", "create", "-n", kv, "-g", "rg", "-l", "eastus", "-o", "none",
+        ]);
+    }
+    let ids = env.ok(&["keyvault", "list", "--query", "[].id", "-o", "tsv"]);
+    let ids: Vec<&str> = ids.lines().collect();
+    assert_eq!(ids.len(), 2);
+    let mut args = vec!["keyvault", "show", "--ids"];
+    args.extend(&ids);
+    args.extend(["--query", "[].name", "-o", "tsv"]);
+    assert_eq!(env.ok(&args), "kv-ids-1\nkv-ids-2");
+    env.ok(&[
+        "disk",
+        "create",
+        "-n",
+        "d",
+        "-g",
+        "rg",
+        "--size-gb",
+        "1",
+        "-o",
+        "none",
+    ]);
+    env.ok(&[
+        "snapshot", "create", "-n", "s", "-g", "rg", "--source", "d", "-o", "none",
+    ]);
+    let snap = env.ok(&[
+        "snapshot", "show", "-n", "s", "-g", "rg", "--query", "id", "-o", "tsv",
+    ]);
+    assert_eq!(
+        env.ok(&[
+            "snapshot", "show", "--ids", &snap, "--query", "name", "-o", "tsv"
+        ]),
+        "s"
+    );
+    // The id's type is checked where the service takes ids: a snapshot's id is no disk's.
+    env.fails(
+        &["disk", "show", "--ids", &snap],
+        2,
+        "not a disk resource id",
+    );
+}
+
+#[test]
 fn verbose_logs_progress_on_stderr_only() {
     let env = Env::new();
     let r = env.run(&["group", "list", "--verbose"]);

@@ -79,7 +79,14 @@ fn takes_ids(cmd: &Command) -> bool {
 pub struct Requested {
     pub ids: Vec<String>,
     longs: Vec<String>,
+    /// Whether the command's `-n` takes a name only (the id's last part is given).
+    name_only: bool,
 }
+
+/// Command groups whose `-n` takes a name, not an id: vault names are unique in the cloud,
+/// so az's own reading of an id (its name and group) is all there is to it. Elsewhere the id
+/// itself is passed, so that the service checks its subscription and resource type.
+const NAME_ONLY: &[&str] = &["keyvault"];
 
 /// The ids the command line gives, when its command (in `root`'s tree) takes `--ids` and they
 /// were given.
@@ -87,6 +94,9 @@ pub fn requested(root: &Command, matches: &ArgMatches) -> Option<Requested> {
     let mut cmd = root;
     let mut m = matches;
     let mut longs = long_names(root);
+    let name_only = m
+        .subcommand_name()
+        .is_some_and(|group| NAME_ONLY.contains(&group));
     while let Some((name, sub)) = m.subcommand() {
         cmd = cmd.find_subcommand(name)?;
         longs.extend(long_names(cmd));
@@ -101,7 +111,11 @@ pub fn requested(root: &Command, matches: &ArgMatches) -> Option<Requested> {
         .flatten()?
         .cloned()
         .collect();
-    (!ids.is_empty()).then_some(Requested { ids, longs })
+    (!ids.is_empty()).then_some(Requested {
+        ids,
+        longs,
+        name_only,
+    })
 }
 
 /// The long flags of a command's own arguments, with their aliases.
@@ -133,7 +147,7 @@ fn resolve<'a>(name: &'a str, longs: &'a [String]) -> &'a str {
 /// out, `--name ID -o json` added (the results are put together, then queried and printed),
 /// and the id's own group as `--resource-group`, so that a configured default group (applied
 /// to a command without `-g`) cannot contradict the id.
-pub fn one_run(raw: &[String], id: &str, longs: &[String]) -> Vec<String> {
+pub fn one_run(raw: &[String], id: &str, longs: &[String], name_only: bool) -> Vec<String> {
     let mut out = Vec::new();
     let mut iter = raw.iter().peekable();
     while let Some(a) = iter.next() {
@@ -170,7 +184,11 @@ pub fn one_run(raw: &[String], id: &str, longs: &[String]) -> Vec<String> {
         }
         out.push(a.clone());
     }
-    out.extend(["--name".to_string(), id.to_string()]);
+    let name = match id.rsplit('/').next() {
+        Some(last) if name_only && !last.is_empty() => last,
+        _ => id,
+    };
+    out.extend(["--name".to_string(), name.to_string()]);
     if let Some(group) = group_of(id) {
         out.extend(["--resource-group".to_string(), group.to_string()]);
     }
@@ -198,7 +216,7 @@ pub fn run_each(
     let mut stderr = String::new();
     for id in &request.ids {
         crate::log::verbose(&format!("running for id {id}"));
-        let reply = run(one_run(raw, id, &request.longs));
+        let reply = run(one_run(raw, id, &request.longs, request.name_only));
         if reply.code != 0 {
             failures.push((id, reply));
             continue;
@@ -282,14 +300,14 @@ mod tests {
             "disk", "show", "--ids", "/a", "/b", "--query", "name", "-o", "tsv", "--store", "/s",
         ]);
         assert_eq!(
-            one_run(&raw, "/a", &longs),
+            one_run(&raw, "/a", &longs, false),
             args(&[
                 "disk", "show", "--store", "/s", "--name", "/a", "-o", "json"
             ])
         );
         let raw = args(&["disk", "delete", "--ids=/a", "-otable", "--yes"]);
         assert_eq!(
-            one_run(&raw, "/a", &longs),
+            one_run(&raw, "/a", &longs, false),
             args(&["disk", "delete", "--yes", "--name", "/a", "-o", "json"])
         );
         // Abbreviated flags, as az accepts them.
@@ -304,17 +322,36 @@ mod tests {
             "--out=tsv",
         ]);
         assert_eq!(
-            one_run(&raw, "/a", &longs),
+            one_run(&raw, "/a", &longs, false),
             args(&["disk", "show", "--name", "/a", "-o", "json"])
         );
         let id = "/subscriptions/s/resourceGroups/rg1/providers/Microsoft.Compute/disks/d";
         assert_eq!(
-            one_run(&args(&["disk", "show", "--ids", id]), id, &longs),
+            one_run(&args(&["disk", "show", "--ids", id]), id, &longs, false),
             args(&[
                 "disk",
                 "show",
                 "--name",
                 id,
+                "--resource-group",
+                "rg1",
+                "-o",
+                "json"
+            ])
+        );
+        let vault = "/subscriptions/s/resourceGroups/rg1/providers/Microsoft.KeyVault/vaults/kv";
+        assert_eq!(
+            one_run(
+                &args(&["keyvault", "show", "--ids", vault]),
+                vault,
+                &longs,
+                true
+            ),
+            args(&[
+                "keyvault",
+                "show",
+                "--name",
+                "kv",
                 "--resource-group",
                 "rg1",
                 "-o",
