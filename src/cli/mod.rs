@@ -421,7 +421,7 @@ impl Cli {
             | Command::Check
             | Command::Completion { .. } => {
                 return Err(Error::invalid(
-                    "mount, unmount and check cannot run inside the mount daemon",
+                    "mount, unmount, check and completion cannot run inside the mount daemon",
                 ));
             }
         };
