@@ -22,6 +22,11 @@ const NAMES: &[(&str, &str, &str)] = &[
     ("location", "location", DEFAULTS_LOCATION),
 ];
 
+/// Command groups whose `-g` is not a resource's group and takes no default, as in az (whose
+/// role commands declare theirs without `configured_default`): `role assignment create -g`
+/// narrows the assignment's scope, which a default must never do silently.
+const NOT_DEFAULTED: &[&str] = &["role"];
+
 /// `ssefs configure`: az's `az configure`, for its argument defaults.
 #[derive(Debug, Args)]
 pub struct ConfigureCmd {
@@ -150,6 +155,7 @@ impl Defaults {
         let names: Vec<String> = cmd
             .get_subcommands()
             .map(|s| s.get_name().to_string())
+            .filter(|name| !NOT_DEFAULTED.contains(&name.as_str()))
             .collect();
         for name in names {
             cmd = cmd.mut_subcommand(name, |sub| self.apply_here(sub));
@@ -191,6 +197,29 @@ mod tests {
             Some(PathBuf::from("/t"))
         );
         assert_eq!(store_arg(&args(&["disk", "list"])), None);
+    }
+
+    #[test]
+    fn defaults_reach_every_group_but_role() {
+        let mut config = Config::default();
+        config.set(DEFAULTS_GROUP, "rg").unwrap();
+        let cmd = Defaults::of(&config).apply(super::super::command(&Defaults::default()));
+        let default_of = |path: &[&str]| {
+            let mut c = &cmd;
+            for p in path {
+                c = c.find_subcommand(p).unwrap();
+            }
+            c.get_arguments()
+                .find(|a| a.get_id() == "resource_group")
+                .unwrap()
+                .get_default_values()
+                .iter()
+                .map(|v| v.to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(default_of(&["disk", "create"]), ["rg"]);
+        assert_eq!(default_of(&["vm", "disk", "attach"]), ["rg"]);
+        assert!(default_of(&["role", "assignment", "create"]).is_empty());
     }
 
     #[test]
