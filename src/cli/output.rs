@@ -12,7 +12,7 @@ pub enum OutputFormat {
     Json,
     /// Same as json (az colours it; ssefs does not).
     Jsonc,
-    /// YAML, as az's `yaml.safe_dump`: block style, keys sorted (see [`super::yaml`]).
+    /// YAML, as az writes it (block style, keys sorted).
     Yaml,
     /// Same as yaml (az colours it on a terminal; ssefs does not).
     Yamlc,
