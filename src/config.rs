@@ -113,7 +113,26 @@ const KNOWN: &[Known] = &[
         help: "a file whose first line is the token's user PIN, read when SSEFS_HSM_PIN is not \
                set (a PIN is never taken from the command line)",
     },
+    Known {
+        name: DEFAULTS_GROUP,
+        value_type: ValueType::Text,
+        default: "",
+        help: "the resource group a command uses when -g/--resource-group is not given (az's \
+               `configure --defaults group=G`); empty means none",
+    },
+    Known {
+        name: DEFAULTS_LOCATION,
+        value_type: ValueType::Text,
+        default: "",
+        help: "the location a command uses when -l/--location is not given (az's `configure \
+               --defaults location=L`); empty means none",
+    },
 ];
+
+/// `defaults.group`: the resource group of commands run without `-g`.
+pub const DEFAULTS_GROUP: &str = "defaults.group";
+/// `defaults.location`: the location of commands run without `-l`.
+pub const DEFAULTS_LOCATION: &str = "defaults.location";
 
 /// `hsm.module`: the PKCS#11 library.
 pub const HSM_MODULE: &str = "hsm.module";
@@ -309,6 +328,14 @@ impl Config {
                 })
                 .collect(),
         )
+    }
+
+    /// A `defaults.*` setting's value when it is set and not empty.
+    pub fn default_value(&self, name: &str) -> Option<&str> {
+        self.settings
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
     }
 
     /// Whether a missing resource group fails commands (the setting, or the caller's

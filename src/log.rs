@@ -5,6 +5,7 @@ use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 static DEBUG: AtomicBool = AtomicBool::new(false);
+static VERBOSE: AtomicBool = AtomicBool::new(false);
 
 /// Turns on `debug` lines (`--debug`).
 pub fn set_debug(on: bool) {
@@ -14,6 +15,18 @@ pub fn set_debug(on: bool) {
 /// A warning that does not fail the operation.
 pub fn warn(msg: &str) {
     line("warning: ", msg);
+}
+
+/// Turns on `INFO:` lines (`--verbose`; `--debug` shows them too).
+pub fn set_verbose(on: bool) {
+    VERBOSE.store(on, Ordering::Relaxed);
+}
+
+/// A progress-level line, shown with `--verbose` or `--debug`, as az's `INFO:` lines.
+pub fn verbose(msg: &str) {
+    if VERBOSE.load(Ordering::Relaxed) || DEBUG.load(Ordering::Relaxed) {
+        eprintln!("INFO: {msg}");
+    }
 }
 
 /// Whether `--debug` is on (check it before formatting a line on a hot path).

@@ -30,10 +30,11 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     }
-    let reply =
-        ssefs::cli::Cli::parse_az(std::iter::once("ssefs".to_string()).chain(raw_args.clone()))
-            .unwrap_or_else(|e| e.exit())
-            .run(raw_args);
+    let reply = match ssefs::cli::main(raw_args) {
+        Ok(reply) => reply,
+        // Help, the version, or a usage error: clap prints it and picks the exit code.
+        Err(e) => e.exit(),
+    };
     // A closed pipe (`| head`) is not an error worth a message.
     let _ = std::io::stdout().lock().write_all(reply.stdout.as_bytes());
     let _ = std::io::stderr().lock().write_all(reply.stderr.as_bytes());

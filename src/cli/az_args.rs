@@ -188,24 +188,35 @@ mod tests {
 
     #[test]
     fn the_parse_finds_refusals_no_wait_and_max_items() {
-        let cli = Cli::parse_az([
-            "ssefs", "keyvault", "key", "create", "--vault", "kv", "-n", "k", "--curve", "P-256",
-        ])
+        let cli = Cli::parse_az(
+            [
+                "ssefs", "keyvault", "key", "create", "--vault", "kv", "-n", "k", "--curve",
+                "P-256",
+            ],
+            &Default::default(),
+        )
         .unwrap();
         let refused = cli.extras.refused.clone().unwrap_or_default();
         assert!(refused.starts_with("--curve: "), "{refused}");
         assert_eq!(cli.extras.check().unwrap_err().code(), "NotSupported");
-        let cli =
-            Cli::parse_az(["ssefs", "disk", "delete", "-n", "d", "--yes", "--no-wait"]).unwrap();
+        let cli = Cli::parse_az(
+            ["ssefs", "disk", "delete", "-n", "d", "--yes", "--no-wait"],
+            &Default::default(),
+        )
+        .unwrap();
         assert!(cli.extras.no_wait && cli.extras.refused.is_none());
-        let cli = Cli::parse_az(["ssefs", "disk", "list", "--max-items", "2"]).unwrap();
+        let cli = Cli::parse_az(
+            ["ssefs", "disk", "list", "--max-items", "2"],
+            &Default::default(),
+        )
+        .unwrap();
         assert_eq!(cli.extras.max_items, Some(2));
         assert_eq!(
             cli.extras.cut(serde_json::json!([1, 2, 3])),
             serde_json::json!([1, 2])
         );
         // Not given: nothing found (flags default to false, options to nothing).
-        let cli = Cli::parse_az(["ssefs", "disk", "list"]).unwrap();
+        let cli = Cli::parse_az(["ssefs", "disk", "list"], &Default::default()).unwrap();
         assert!(
             !cli.extras.no_wait && cli.extras.max_items.is_none() && cli.extras.refused.is_none()
         );

@@ -226,8 +226,11 @@ pub enum SigDefinitionCmd {
         publisher: String,
         #[arg(long)]
         offer: String,
+        /// Image sku.
         #[arg(long)]
         sku: String,
+        /// The type of the OS that is included in the disk if creating a VM from user-image or
+        /// a specialized VHD: Linux or Windows.
         #[arg(long)]
         os_type: String,
         #[arg(long)]

@@ -4,10 +4,14 @@
 mod account;
 mod az_args;
 mod config;
+mod defaults;
 mod des;
 mod disk;
 mod disk_settings;
+mod docs;
 mod group;
+pub mod help;
+mod ids;
 mod image;
 mod keyvault;
 mod mount;
@@ -16,12 +20,13 @@ mod output;
 mod role;
 mod vm;
 mod vm_options;
+mod yaml;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use parking_lot::Mutex;
 
 use crate::daemon::{self, MountArgs, remote};
@@ -49,24 +54,28 @@ pub struct Cli {
     pub extras: az_args::Extras,
 }
 
-/// Flags every command takes, as in az.
+/// Flags every command takes, as in az (shown after each command's own).
 #[derive(Debug, Args)]
+#[command(next_help_heading = help::GLOBAL_HEADING)]
 pub struct Global {
     /// The store directory (default: $SSEFS_STORE, else $XDG_DATA_HOME/ssefs, else ~/.local/share/ssefs).
     #[arg(long, global = true, value_name = "DIR")]
     pub store: Option<PathBuf>,
-    /// JMESPath query applied to the output, e.g. `[id]` or `encryption.type`.
+    /// JMESPath query string. See http://jmespath.org/ for more information and examples.
     #[arg(long, global = true, value_name = "JMESPATH")]
     pub query: Option<String>,
     /// Output format.
     #[arg(short = 'o', long, global = true, value_enum, default_value_t = OutputFormat::Json)]
     pub output: OutputFormat,
-    /// Log more on stderr (never secrets).
+    /// Increase logging verbosity to show all debug logs (never secrets).
     #[arg(long, global = true)]
     pub debug: bool,
-    /// Accepted for compatibility with az scripts; ssefs prints warnings only on errors anyway.
+    /// Only show errors, suppressing warnings.
     #[arg(long, global = true)]
     pub only_show_errors: bool,
+    /// Increase logging verbosity. Use --debug for full debug logs.
+    #[arg(long, global = true)]
+    pub verbose: bool,
 }
 
 /// Command groups.
@@ -117,6 +126,88 @@ pub enum Command {
     /// Virtual machine scale sets: instances made from one template.
     #[command(subcommand)]
     Vmss(vm::VmssCmd),
+    /// Manage argument defaults (group, location), as az configure.
+    Configure(defaults::ConfigureCmd),
+    /// Print a shell completion script (bash, zsh or fish).
+    Completion {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: docs::Shell,
+    },
+}
+
+/// The command line definition: the derived one with the help, `--ids` and argument
+/// `defaults` added to every command it fits.
+pub fn command(defaults: &defaults::Defaults) -> clap::Command {
+    defaults.apply(help::decorate(ids::add(Cli::command())))
+}
+
+/// Parses and runs a command line (the arguments after the program name): what `main` does.
+/// A usage error, or a request for help or the version, is returned for clap to print.
+pub fn main(raw_args: Vec<String>) -> std::result::Result<Reply, clap::Error> {
+    let started = std::time::Instant::now();
+    // `ssefs __gen-man DIR` (scripts/gen-docs.sh) is kept out of the definition, so that no
+    // help, completion or man page offers it.
+    if let [first, dir] = raw_args.as_slice()
+        && first == docs::GEN_MAN
+    {
+        let written = docs::man_pages(command(&defaults::Defaults::default()), Path::new(dir));
+        return Ok(match written {
+            Ok(pages) => Reply {
+                code: 0,
+                stdout: format!("{} man pages written to {dir}\n", pages.len()),
+                stderr: String::new(),
+                files: Vec::new(),
+            },
+            Err(e) => error_reply(&e),
+        });
+    }
+    let argv = |args: &[String]| std::iter::once("ssefs".to_string()).chain(args.to_vec());
+    let defaults = defaults::Defaults::for_args(&raw_args);
+    let cli_command = command(&defaults);
+    let matches = cli_command.clone().try_get_matches_from(argv(&raw_args))?;
+    let verbose = matches.get_flag("verbose");
+    crate::log::set_verbose(verbose);
+    let reply =
+        match ids::requested(&cli_command, &matches) {
+            Some(request) => {
+                let query = matches.get_one::<String>("query").cloned();
+                let format = matches
+                    .get_one::<OutputFormat>("output")
+                    .copied()
+                    .unwrap_or(OutputFormat::Json);
+                ids::run_each(&raw_args, &request, query.as_deref(), format, |args| {
+                    match Cli::parse_az(argv(&args), &defaults) {
+                        Ok(cli) => cli.run(args),
+                        Err(e) => clap_error_reply(&e),
+                    }
+                })
+            }
+            None => Cli::from_matches_az(&cli_command, &matches)?.run(raw_args),
+        };
+    crate::log::verbose(&format!(
+        "Command ran in {:.3} seconds",
+        started.elapsed().as_secs_f64()
+    ));
+    Ok(reply)
+}
+
+/// A clap error (usage, or help asked for) as a reply: help on stdout, errors on stderr.
+fn clap_error_reply(e: &clap::Error) -> Reply {
+    Reply {
+        code: e.exit_code(),
+        stdout: if e.use_stderr() {
+            String::new()
+        } else {
+            e.to_string()
+        },
+        stderr: if e.use_stderr() {
+            e.render().to_string()
+        } else {
+            String::new()
+        },
+        files: Vec::new(),
+    }
 }
 
 impl Command {
@@ -142,16 +233,27 @@ pub(crate) fn parse_bool(s: &str) -> std::result::Result<bool, String> {
 impl Cli {
     /// Parses a command line as az does: clap (with unique-prefix long options), then the
     /// options refused as not supported, `--no-wait` and `--max-items` (see [`az_args`]).
-    pub fn parse_az<I, T>(args: I) -> std::result::Result<Cli, clap::Error>
+    pub fn parse_az<I, T>(
+        args: I,
+        defaults: &defaults::Defaults,
+    ) -> std::result::Result<Cli, clap::Error>
     where
         I: IntoIterator<Item = T>,
         T: Into<std::ffi::OsString> + Clone,
     {
-        use clap::{CommandFactory, FromArgMatches};
-        let command = Cli::command();
+        let command = command(defaults);
         let matches = command.clone().try_get_matches_from(args)?;
-        let mut cli = Cli::from_arg_matches(&matches)?;
-        cli.extras = az_args::Extras::from_matches(&command, &matches);
+        Cli::from_matches_az(&command, &matches)
+    }
+
+    /// The command line `matches` (parsed by `command`) as a `Cli`, with what az's parse finds
+    /// besides (see [`az_args`]).
+    fn from_matches_az(
+        command: &clap::Command,
+        matches: &clap::ArgMatches,
+    ) -> std::result::Result<Cli, clap::Error> {
+        let mut cli = Cli::from_arg_matches(matches)?;
+        cli.extras = az_args::Extras::from_matches(command, matches);
         Ok(cli)
     }
 
@@ -167,7 +269,7 @@ impl Cli {
             .store
             .clone()
             .unwrap_or_else(Store::default_root);
-        crate::log::debug(&format!("store {}", root.display()));
+        crate::log::verbose(&format!("store {}", root.display()));
         let result = match &self.command {
             Command::Mount(m) => {
                 let args = MountArgs {
@@ -184,6 +286,10 @@ impl Cli {
             }
             Command::Unmount(u) => daemon::unmount(&u.mountpoint).map(|()| String::new()),
             Command::Check => return check(&root),
+            Command::Completion { shell } => Ok(docs::completion(
+                command(&defaults::Defaults::default()),
+                *shell,
+            )),
             cmd if cmd.needs_daemon() => match self.ensure_daemon(&root) {
                 Ok(()) => return self.run_on_store(&root, raw_args),
                 Err(e) => Err(e),
@@ -252,7 +358,10 @@ impl Cli {
         // the command ran in the mount daemon or in this process.
         loop {
             match remote::forward(root, &request) {
-                Ok(Some(reply)) => return reply.write_files(&request.cwd),
+                Ok(Some(reply)) => {
+                    crate::log::verbose("the store is mounted: the command ran in its daemon");
+                    return reply.write_files(&request.cwd);
+                }
                 Ok(None) => {}
                 Err(e) => return error_reply(&e),
             }
@@ -340,9 +449,13 @@ impl Cli {
             Command::Resource(cmd) => cmd.run(&service.lock())?,
             Command::Vm(cmd) => cmd.run(service, cwd)?,
             Command::Vmss(cmd) => cmd.run(service)?,
-            Command::Mount(_) | Command::Unmount(_) | Command::Check => {
+            Command::Configure(cmd) => cmd.run(&mut service.lock())?,
+            Command::Mount(_)
+            | Command::Unmount(_)
+            | Command::Check
+            | Command::Completion { .. } => {
                 return Err(Error::invalid(
-                    "mount, unmount and check cannot run inside the mount daemon",
+                    "mount, unmount, check and completion cannot run inside the mount daemon",
                 ));
             }
         };
@@ -438,24 +551,13 @@ pub fn error_reply(e: &Error) -> Reply {
     }
 }
 
-/// Runs a command forwarded to the mount daemon.
+/// Runs a command forwarded to the mount daemon (with the store's argument defaults: the
+/// caller sends its arguments as typed).
 fn handle_forwarded(service: &Mutex<Service>, request: remote::Request) -> Reply {
     let argv = std::iter::once("ssefs".to_string()).chain(request.args);
-    match Cli::parse_az(argv) {
-        Err(e) => Reply {
-            code: e.exit_code(),
-            stdout: if e.use_stderr() {
-                String::new()
-            } else {
-                e.to_string()
-            },
-            stderr: if e.use_stderr() {
-                e.render().to_string()
-            } else {
-                String::new()
-            },
-            files: Vec::new(),
-        },
+    let defaults = defaults::Defaults::of(service.lock().store().config());
+    match Cli::parse_az(argv, &defaults) {
+        Err(e) => clap_error_reply(&e),
         Ok(cli) => {
             // The caller's --debug is not the daemon's: it must not switch the daemon's log.
             crate::config::set_strict_from_caller(request.strict);
@@ -469,10 +571,10 @@ fn handle_forwarded(service: &Mutex<Service>, request: remote::Request) -> Reply
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     #[test]
     fn the_command_line_definition_is_consistent() {
         Cli::command().debug_assert();
+        command(&defaults::Defaults::default()).debug_assert();
     }
 }

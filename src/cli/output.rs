@@ -1,4 +1,5 @@
-//! Output as az prints it: `--query` (JMESPath) first, then `-o json|jsonc|tsv|table|none`.
+//! Output as az prints it: `--query` (JMESPath) first, then
+//! `-o json|jsonc|yaml|yamlc|tsv|table|none`.
 
 use serde_json::Value;
 
@@ -11,6 +12,10 @@ pub enum OutputFormat {
     Json,
     /// Same as json (az colours it; ssefs does not).
     Jsonc,
+    /// YAML, as az writes it (block style, keys sorted).
+    Yaml,
+    /// Same as yaml (az colours it on a terminal; ssefs does not).
+    Yamlc,
     /// Tab-separated values: one line per list element, scalar fields only, no headers.
     Tsv,
     /// A table with headers.
@@ -34,6 +39,7 @@ pub fn render(value: &Value, query: Option<&str>, format: OutputFormat) -> Resul
             s.push('\n');
             s
         }
+        OutputFormat::Yaml | OutputFormat::Yamlc => super::yaml::to_yaml(&value),
         OutputFormat::Tsv => tsv(&value),
         OutputFormat::Table => table(&value),
         OutputFormat::None => String::new(),
@@ -191,6 +197,16 @@ mod tests {
         );
         assert_eq!(render(&Value::Null, None, OutputFormat::Json).unwrap(), "");
         assert!(render(&v, Some("[[["), OutputFormat::Json).is_err());
+    }
+
+    #[test]
+    fn yaml_round_trips_and_sorts_keys() {
+        let v = json!({"b": [1, "two", null, true], "a": {"x": "1", "y": "yes", "z": ""}});
+        let y = render(&v, None, OutputFormat::Yaml).unwrap();
+        assert!(y.starts_with("a:\n"), "{y}");
+        let back: Value = serde_norway::from_str(&y).unwrap();
+        assert_eq!(back, v);
+        assert_eq!(render(&v, None, OutputFormat::Yamlc).unwrap(), y);
     }
 
     #[test]

@@ -245,8 +245,10 @@ pub enum VmDiskCmd {
         /// The VM's group (optional when its name is unique, as in the documented line).
         #[arg(short = 'g', long)]
         resource_group: Option<String>,
+        /// The name or ID of the managed disk.
         #[arg(short = 'n', long = "name", required_unless_present = "ids")]
         disk: Option<String>,
+        /// The disk's resource ID (instead of --name).
         #[arg(long, conflicts_with = "disk")]
         ids: Option<String>,
         #[arg(long)]
