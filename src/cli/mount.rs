@@ -23,7 +23,8 @@ pub struct MountCmd {
     #[arg(long, default_value_t = DEFAULT_THREADS)]
     pub threads: usize,
     /// Host caching of disk and snapshot files: None (direct I/O, no plaintext in the page
-    /// cache) or ReadOnly (the page cache serves reads, with read-ahead; writes go through).
+    /// cache), ReadOnly (the page cache serves reads; writes go through) or ReadWrite (the
+    /// kernel's writeback cache as well).
     #[arg(long, default_value = "None", value_parser = crate::fs::Caching::parse)]
     pub caching: crate::fs::Caching,
     /// Internal: the pipe a detached daemon reports readiness on.
