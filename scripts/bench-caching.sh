@@ -31,10 +31,10 @@ dd if=/dev/urandom of="$W/mnt/disks/d" bs=1M count=1024 conv=notrunc,fsync statu
 "$S" unmount "$W/mnt"
 head -c 536870912 /dev/urandom >"$W/src.bin"
 
-# "None-noRA" is None with ssefs's read-ahead turned off (SSEFS_READAHEAD=off).
-for mode in None None-noRA ReadOnly ReadWrite None None-noRA ReadOnly ReadWrite; do
-  if [ "$mode" = None-noRA ]; then
-    SSEFS_READAHEAD=off "$S" mount "$W/mnt" --caching None
+# "None-RA" is None with ssefs's read-ahead turned on (SSEFS_READAHEAD=on).
+for mode in None None-RA ReadOnly ReadWrite None None-RA ReadOnly ReadWrite; do
+  if [ "$mode" = None-RA ]; then
+    SSEFS_READAHEAD=on "$S" mount "$W/mnt" --caching None
   else
     "$S" mount "$W/mnt" --caching "$mode"
   fi

@@ -93,14 +93,14 @@ class Loop(Target):
 class Ssefs(Target):
     name = "ssefs"
 
-    def __init__(self, d, caching="None", readahead=True):
+    def __init__(self, d, caching="None", readahead=False):
         # The default mode keeps the plain name "ssefs" (the ratio columns compare it); the
-        # other host caching modes, and None without its read-ahead, are columns of their own.
-        self.name = "ssefs" if caching == "None" and readahead else f"ssefs {caching}" + ("" if readahead else " no read-ahead")
+        # other host caching modes, and None with ssefs's read-ahead, are columns of their own.
+        self.name = "ssefs" if caching == "None" and not readahead else f"ssefs {caching}" + (" read-ahead" if readahead else "")
         tag = self.name.replace(" ", "-")
         self.env = dict(os.environ, SSEFS_STORE=os.path.join(d, f"{tag}-store"))
-        if not readahead:
-            self.env["SSEFS_READAHEAD"] = "off"
+        if readahead:
+            self.env["SSEFS_READAHEAD"] = "on"
         self.mnt = os.path.join(d, f"{tag}-mnt")
         os.makedirs(self.mnt, exist_ok=True)
         self.az("keyvault create -n benchkv -g b --enable-purge-protection true -o none")
@@ -385,7 +385,7 @@ def main():
         sh(f"head -c {128 << 20} /dev/urandom > {src}")
         plain, loop = Plain(work), Loop(work)
         ss = Ssefs(work)
-        targets = [plain, loop, ss, Ssefs(work, "None", readahead=False), Ssefs(work, "ReadOnly"), Ssefs(work, "ReadWrite")]
+        targets = [plain, loop, ss, Ssefs(work, "None", readahead=True), Ssefs(work, "ReadOnly"), Ssefs(work, "ReadWrite")]
         for ctor in (Gocryptfs, QsdLuks):
             try:
                 targets.append(ctor(work))

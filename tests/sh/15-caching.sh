@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Host caching (`ssefs mount --caching`): with None (the default) no page of a disk file is in
-# the kernel's page cache, and ssefs's own read-ahead never serves data after a write or a
-# revocation; with ReadOnly reads fill the page cache while writes still reach the store before
+# the kernel's page cache, and ssefs's optional read-ahead never serves data after a write or
+# a revocation; with ReadOnly reads fill the page cache while writes still reach the store before
 # they return; with ReadWrite the writeback cache holds writes, which fsync and every snapshot
 # write back first; in both cached modes a key disabled while a file is open makes every read
 # fail at once, cached pages included. O_DIRECT opens and VM attachments choose for themselves.
@@ -42,8 +42,8 @@ cmp <(head -c 16M "$MNT/disks/d") "$WORK/data" || fail "read back"
 [ "$(reads_served "$MNT/disks/d")" -gt 0 ] || fail "a read was served from a cache with caching None"
 unmount_store
 
-case_ "caching None reads ahead for a sequential reader, and never serves what was read ahead after a write or a revocation"
-mount_store --debug
+case_ "caching None with SSEFS_READAHEAD=on reads ahead for a sequential reader, and never serves what was read ahead after a write or a revocation"
+SSEFS_READAHEAD=on mount_store --debug
 C=$MNT/.control
 out=$(python3 - "$MNT/disks/d" "$C/keyvaults/kv-cache/keys/k/enabled" "$SSEFS_STORE/daemon.log" <<'EOF' 2>&1
 import errno, os, sys
