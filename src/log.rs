@@ -25,7 +25,9 @@ pub fn set_verbose(on: bool) {
 /// A progress-level line, shown with `--verbose` or `--debug`, as az's `INFO:` lines.
 pub fn verbose(msg: &str) {
     if VERBOSE.load(Ordering::Relaxed) || DEBUG.load(Ordering::Relaxed) {
-        eprintln!("INFO: {msg}");
+        let _ = std::io::stderr()
+            .lock()
+            .write_all(format!("INFO: {msg}\n").as_bytes());
     }
 }
 

@@ -8,7 +8,7 @@
 //!
 //! and it becomes `ssefs --store STORE mount MOUNTPOINT ...`. SOURCE is the store directory,
 //! written `STORE` or `ssefs:STORE` (the source /proc/mounts shows). OPTIONS of ours:
-//! `caching=None|ReadOnly`, `allow_other`, `threads=N`, `debug`. Generic options that mount(8),
+//! `caching=None|ReadOnly|ReadWrite`, `allow_other`, `threads=N`, `debug`. Generic options that mount(8),
 //! fstab and systemd use for themselves (`rw`, `defaults`, `auto`, `noauto`, `nofail`,
 //! `_netdev`, `user`, `users`, `nosuid`, `nodev`, `x-*`, `comment=*`) are ignored: the mount
 //! is always nosuid and nodev. Anything else is refused, unless `-s` (sloppy) is given.
@@ -140,7 +140,7 @@ pub fn parse(argv0: &OsStr, args: &[String]) -> Result<HelperCall, String> {
             _ => {
                 return Err(format!(
                     "(NotSupported) {name}: the mount option '{option}' is not supported \
-                     (ssefs takes caching=None|ReadOnly, allow_other, threads=N, debug)"
+                     (ssefs takes caching=None|ReadOnly|ReadWrite, allow_other, threads=N, debug)"
                 ));
             }
         }

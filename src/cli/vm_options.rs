@@ -325,10 +325,10 @@ pub struct VmssCreateOptions {
     /// The name of edge zone (accepted and ignored: one machine).
     #[arg(long = "edge-zone", num_args = 0.., default_missing_value = "true")]
     edge_zone: Vec<String>,
-    /// Storage caching type for the VM OS disk (accepted and ignored: the mount's caching applies).
+    /// Storage caching type for the VM OS disk (accepted and ignored: instances get az's default, ReadWrite).
     #[arg(long = "os-disk-caching", num_args = 0.., default_missing_value = "true")]
     os_disk_caching: Vec<String>,
-    /// Storage caching type for data disk(s), including 'None', 'ReadOnly', 'ReadWrite', etc (accepted and ignored: the mount's caching applies).
+    /// Storage caching type for data disk(s), including 'None', 'ReadOnly', 'ReadWrite', etc (accepted and ignored: instances get az's default, None).
     #[arg(long = "data-disk-caching", num_args = 0.., default_missing_value = "true")]
     data_disk_caching: Vec<String>,
     /// Indicates whether virtual machine agent should be provisioned on the virtual machine (accepted and ignored: no guest agent).

@@ -375,13 +375,16 @@ fn run(args: &MountArgs, handler: Arc<remote::Handler>, ready: &mut Option<File>
         &json!({ "pid": std::process::id(), "mountpoint": mountpoint, "started": crate::clock::now_rfc3339() }),
         0o600,
     )?;
-    // ReadWrite caching: every forwarded command first writes the host cache back, so that a
-    // snapshot or copy it makes holds what was written through the mount (see fs::writeback).
+    // ReadWrite caching: a forwarded command that reads a disk's data first writes the host
+    // cache back, so that a snapshot or copy it makes holds what was written through the mount
+    // (see fs::writeback).
     let writeback = (args.caching == crate::fs::Caching::ReadWrite)
         .then(|| Arc::new(crate::fs::WritebackFlush::new(mountpoint.clone())));
     let handler: Arc<remote::Handler> = match writeback.clone() {
         Some(flush) => Arc::new(move |service: &Mutex<Service>, request: remote::Request| {
-            flush.flush();
+            if crate::fs::reads_disk_data(&request.args) {
+                flush.flush();
+            }
             handler(service, request)
         }),
         None => handler,
@@ -410,9 +413,8 @@ fn run(args: &MountArgs, handler: Arc<remote::Handler>, ready: &mut Option<File>
             threads: args.threads,
         },
     )?;
-    service
-        .lock()
-        .set_revocation_hook(hook_source.hook(session.notifier()));
+    let (hook, wait) = hook_source.hook(session.notifier())?;
+    service.lock().set_revocation_hook(hook, wait);
 
     let stopper = mountpoint.clone();
     let vm_service = service.clone();

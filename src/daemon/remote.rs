@@ -610,8 +610,13 @@ fn run_request(
     service.lock().run_due_rotations();
     crate::progress::relay_to(None);
     alive.stop();
-    // Key changes take effect on open disks at once.
+    // Key changes take effect on open disks at once: refused at once, and the kernel's cached
+    // pages dropped before the reply leaves (the wait runs without the service lock).
     service.lock().refresh_open_volumes();
+    let wait = service.lock().revocation_wait();
+    if let Some(wait) = wait {
+        wait();
+    }
     clock::set_override(None);
     if ignored_clock {
         reply.stderr = format!(

@@ -4,12 +4,18 @@
 
 use fuser::{FileAttr, FileHandle, FileType};
 
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
 use super::StoreFs;
+use super::WritebackFlush;
 use super::data::Handle;
 use super::inodes::{CONTROL, Object};
 use crate::control;
 use crate::error::Result;
 use crate::log;
+use crate::service::Service;
 
 impl StoreFs {
     pub(super) fn control_of(&self, fh: FileHandle) -> Option<control::Node> {
@@ -42,31 +48,13 @@ impl StoreFs {
         Ok(self.attr(ino, FileType::RegularFile, size, perm))
     }
 
-    /// One control write: parse completely, apply, remember the reason of a refusal.
-    pub(super) fn control_write(
-        &self,
-        node: &control::Node,
-        data: &[u8],
-    ) -> std::result::Result<(), i32> {
-        let result = control::parse(node, data).and_then(|cmd| {
-            log::info(&format!(".control: {cmd:?}"));
-            // A snapshot must hold what still sits in the writeback cache (caching ReadWrite).
-            if let (control::Command::Snapshot { .. }, Some(flush)) = (&cmd, &self.writeback) {
-                flush.flush();
-            }
-            control::apply(cmd, &self.service)
-        });
-        match result {
-            Ok(()) => {
-                self.last_error.lock().clear();
-                Ok(())
-            }
-            Err(e) => {
-                let line = format!("({}) {e}", e.code());
-                log::warn(&format!(".control write refused: {line}"));
-                *self.last_error.lock() = line;
-                Err(control::errno(&e))
-            }
+    /// What a control write needs, apart from the file system (so that it can run on a
+    /// thread of its own).
+    pub(super) fn control_writer(&self) -> ControlWriter {
+        ControlWriter {
+            service: self.service.clone(),
+            last_error: self.last_error.clone(),
+            writeback: self.writeback.clone(),
         }
     }
 
@@ -85,5 +73,50 @@ impl StoreFs {
             .min(bytes.len());
         let to = from.saturating_add(size as usize).min(bytes.len());
         Ok(bytes[from..to].to_vec())
+    }
+}
+
+/// Applies control writes.
+pub(super) struct ControlWriter {
+    service: Arc<Mutex<Service>>,
+    last_error: Arc<Mutex<String>>,
+    writeback: Option<Arc<WritebackFlush>>,
+}
+
+impl ControlWriter {
+    /// Whether a write may wait for request threads (to write the writeback cache back): then
+    /// it must not run on one, or with few threads nobody would be left to serve those writes.
+    pub(super) fn waits_for_requests(&self) -> bool {
+        self.writeback.is_some()
+    }
+
+    /// One control write: parse completely, apply, remember the reason of a refusal.
+    pub(super) fn write(&self, node: &control::Node, data: &[u8]) -> std::result::Result<(), i32> {
+        let result = control::parse(node, data).and_then(|cmd| {
+            log::info(&format!(".control: {cmd:?}"));
+            // A snapshot must hold what still sits in the writeback cache (caching ReadWrite).
+            if let (control::Command::Snapshot { .. }, Some(flush)) = (&cmd, &self.writeback) {
+                flush.flush();
+            }
+            control::apply(cmd, &self.service)
+        });
+        // A revocation's cache invalidation finishes before the write returns (it runs
+        // without the service lock: see RevocationHookSource::hook).
+        let wait = self.service.lock().revocation_wait();
+        if let Some(wait) = wait {
+            wait();
+        }
+        match result {
+            Ok(()) => {
+                self.last_error.lock().clear();
+                Ok(())
+            }
+            Err(e) => {
+                let line = format!("({}) {e}", e.code());
+                log::warn(&format!(".control write refused: {line}"));
+                *self.last_error.lock() = line;
+                Err(control::errno(&e))
+            }
+        }
     }
 }

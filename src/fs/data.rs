@@ -130,14 +130,19 @@ impl StoreFs {
         }
         if let Some(readahead) = &readahead
             && let Some(ahead) = readahead.take(offset, size)
-            && let Some(hold) = volume.hold_if_unchanged(ahead.generation)
         {
-            // The next range is queued before this reply leaves, so the worker reads it
-            // while the reply travels.
-            readahead.after_read(&volume, &name, offset, size);
-            reply.data(ahead.bytes());
-            drop(hold);
-            return;
+            match volume.hold_if_unchanged(ahead.generation) {
+                Some(hold) => {
+                    // The next range is queued before this reply leaves, so the worker reads
+                    // it while the reply travels.
+                    readahead.after_read(&volume, &name, offset, size);
+                    reply.data(ahead.bytes());
+                    drop(hold);
+                    return;
+                }
+                // Written since, or revoked: that plaintext must go, now.
+                None => readahead.drop_window(),
+            }
         }
         READ_BUFFER.with(|cell| {
             let mut fresh = Vec::new();

@@ -62,7 +62,8 @@ impl Inodes {
     /// `disk update --size-gb` would keep its old size in the mount: `renew_on_resize` gives
     /// the volume a new inode number when its size changed, and the next lookup (file entries
     /// are revalidated at every access) makes the kernel drop the old inode for a new one.
-    /// The old number keeps resolving to the volume (resizing is refused while it is open).
+    /// The old number keeps resolving to the volume; the caller renews only while no handle of
+    /// the volume is open (resizing is refused then anyway; a write past the end is not).
     pub(super) fn assign_volume(
         &mut self,
         object: Object,
@@ -135,13 +136,25 @@ impl StoreFs {
     /// name `NAME` or `NAME@GROUP`, or by reference).
     pub(super) fn volume_attr(&self, kind: Kind, name: &str) -> Result<FileAttr> {
         let rec = self.service.lock().load_volume(kind, name)?;
+        let reference = rec.reference();
+        // Not while a handle is open: its inode keeps its pages and its revocation target;
+        // the renewal waits for the last close.
+        let renew =
+            self.caching == super::Caching::ReadWrite && !self.volume_is_open(kind, &reference);
         let ino = self.inodes.lock().assign_volume(
-            Object::Volume(kind, rec.reference()),
+            Object::Volume(kind, reference),
             rec.size_bytes,
-            self.caching == super::Caching::ReadWrite,
+            renew,
         );
         let perm = if kind == Kind::Snapshot { 0o400 } else { 0o600 };
         Ok(self.attr(ino, FileType::RegularFile, rec.size_bytes, perm))
+    }
+
+    /// Whether a handle of this volume is open in the mount.
+    fn volume_is_open(&self, kind: Kind, reference: &str) -> bool {
+        self.handles.read().values().any(|h| {
+            matches!(h, super::data::Handle::Volume { kind: k, name, .. } if *k == kind && name == reference)
+        })
     }
 
     pub(super) fn object_of(&self, ino: u64) -> Option<Object> {

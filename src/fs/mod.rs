@@ -59,7 +59,7 @@ use crate::log;
 use crate::service::Service;
 use data::Handle;
 use inodes::{FIRST_DYNAMIC, Inodes, Object, ttl};
-pub use writeback::WritebackFlush;
+pub use writeback::{WritebackFlush, reads_disk_data};
 
 /// Largest request we ask the kernel for: 1 MiB.
 const MAX_WRITE: u32 = 1 << 20;
@@ -69,28 +69,83 @@ pub struct RevocationHookSource {
     inodes: Arc<Mutex<Inodes>>,
 }
 
+/// Invalidations queued by the hook and not yet done.
+#[derive(Default)]
+struct Pending {
+    count: Mutex<usize>,
+    done: parking_lot::Condvar,
+}
+
 impl RevocationHookSource {
-    /// The hook: it drops the kernel's cached pages of the revoked file (a `MAP_PRIVATE`
-    /// mapping's), so that none can be read after revocation.
-    pub fn hook(self, notifier: fuser::Notifier) -> crate::service::RevocationHook {
+    /// The hook, and what waits for its work. The hook drops the kernel's cached pages of the
+    /// revoked file (a cached mode's, or a `MAP_PRIVATE` mapping's), so that none can be read
+    /// after revocation: every inode the volume had (a resized one may have two). It runs on a
+    /// thread of its own, because the service calls the hook under its lock, and with the
+    /// writeback cache the kernel first writes dirty pages back through request threads that
+    /// may be waiting for that lock; the command that revoked waits for it after releasing the
+    /// lock (`RevocationWait`), so it still returns only once no cached page can be read.
+    pub fn hook(
+        self,
+        notifier: fuser::Notifier,
+    ) -> Result<(
+        crate::service::RevocationHook,
+        crate::service::RevocationWait,
+    )> {
         let inodes = self.inodes;
-        Arc::new(move |kind: Kind, name: &str| {
+        let pending = Arc::new(Pending::default());
+        let (tx, rx) = std::sync::mpsc::channel::<(u64, String)>();
+        let worker_pending = pending.clone();
+        std::thread::Builder::new()
+            .name("ssefs-invalidate".into())
+            .spawn(move || {
+                for (ino, name) in rx {
+                    if let Err(e) = notifier.inval_inode(INodeNo(ino), 0, 0)
+                        && e.raw_os_error() != Some(libc::ENOENT)
+                    {
+                        log::warn(&format!("{name}: cannot drop cached pages: {e}"));
+                    }
+                    let mut count = worker_pending.count.lock();
+                    *count = count.saturating_sub(1);
+                    worker_pending.done.notify_all();
+                }
+            })
+            .map_err(|e| Error::io("start the cache invalidation thread", e))?;
+        let tx = Mutex::new(tx);
+        let hook_pending = pending.clone();
+        let hook: crate::service::RevocationHook = Arc::new(move |kind: Kind, name: &str| {
             let wanted = Object::Volume(kind, name.to_string());
-            let ino = inodes.lock().by_object.get(&wanted).copied();
-            if let Some(ino) = ino
-                && let Err(e) = notifier.inval_inode(INodeNo(ino), 0, 0)
-                && e.raw_os_error() != Some(libc::ENOENT)
-            {
-                log::warn(&format!("{name}: cannot drop cached pages: {e}"));
+            let inos: Vec<u64> = inodes
+                .lock()
+                .by_ino
+                .iter()
+                .filter(|(_, object)| **object == wanted)
+                .map(|(ino, _)| *ino)
+                .collect();
+            for ino in inos {
+                *hook_pending.count.lock() += 1;
+                if tx.lock().send((ino, name.to_string())).is_err() {
+                    *hook_pending.count.lock() -= 1;
+                    log::warn(&format!(
+                        "{name}: cannot drop cached pages: no invalidation thread"
+                    ));
+                }
             }
-        })
+        });
+        let wait: crate::service::RevocationWait = Arc::new(move || {
+            let mut count = pending.count.lock();
+            while *count > 0 {
+                pending.done.wait(&mut count);
+            }
+        });
+        Ok((hook, wait))
     }
 }
 
 /// Host caching of disk and snapshot files, as the cloud names a disk's caching mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Caching {
-    /// Direct I/O: no plaintext in the kernel's page cache (the default).
+    /// Direct I/O: no plaintext in the kernel's page cache (the default; a disk attached to a
+    /// VM follows its attachment's caching instead).
     #[default]
     None,
     /// The page cache holds plaintext for reads (kernel read-ahead, several reads in flight);
@@ -131,7 +186,7 @@ pub struct StoreFs {
     handles: RwLock<HashMap<u64, Handle>>,
     next_fh: AtomicU64,
     /// The reason of the last refused control write (`/.control/last-error`).
-    last_error: Mutex<String>,
+    last_error: Arc<Mutex<String>>,
     uid: u32,
     gid: u32,
     started: SystemTime,
@@ -162,7 +217,7 @@ impl StoreFs {
             })),
             handles: RwLock::new(HashMap::new()),
             next_fh: AtomicU64::new(1),
-            last_error: Mutex::new(String::new()),
+            last_error: Arc::new(Mutex::new(String::new())),
             uid,
             gid,
             started: SystemTime::now(),
@@ -237,10 +292,11 @@ impl Filesystem for StoreFs {
         // revoked disk's answer is its revocation errno, so writes fail at once, as reads do.
         if self.caching == Caching::ReadWrite
             && let Some(fh) = fh
-            && let Ok((volume, name)) = self.volume_of(fh)
+            && let Ok((volume, _)) = self.volume_of(fh)
             && let Err(e) = volume.check_usable()
         {
-            return reply.error(self.report("write", &name, &e));
+            // Not logged: every write (and fstat) of the revoked file asks; its reads log.
+            return reply.error(errno(&e));
         }
         match self.getattr_ino(ino.0) {
             Ok(attr) => reply.attr(&ttl(&attr), &attr),
@@ -373,8 +429,24 @@ impl Filesystem for StoreFs {
                 ));
                 return reply.error(Errno::EACCES);
             }
-            return match self.control_write(&node, data) {
-                Ok(()) => reply.written(data.len() as u32),
+            let writer = self.control_writer();
+            let len = data.len() as u32;
+            if writer.waits_for_requests() {
+                // Off the request thread: see ControlWriter::waits_for_requests.
+                let data = data.to_vec();
+                let spawned = std::thread::Builder::new()
+                    .name("ssefs-control".into())
+                    .spawn(move || match writer.write(&node, &data) {
+                        Ok(()) => reply.written(len),
+                        Err(code) => reply.error(Errno::from_i32(code)),
+                    });
+                if let Err(e) = spawned {
+                    log::warn(&format!(".control write: cannot start its thread: {e}"));
+                }
+                return;
+            }
+            return match writer.write(&node, data) {
+                Ok(()) => reply.written(len),
                 Err(code) => reply.error(Errno::from_i32(code)),
             };
         }

@@ -118,16 +118,26 @@ impl ReadAhead {
             }
             (window.offset, window.generation, window.slot.clone())
         };
-        let buffer = slot.wait().ok()?;
-        let start = (offset - window_offset) as usize;
-        // Short only at the end of the disk: serve what the disk has there.
-        let len = (len as usize).min(buffer.0.len().saturating_sub(start));
+        let Ok(buffer) = slot.wait() else {
+            self.drop_window();
+            return None;
+        };
+        // Short only at the end of the disk: serve what the disk has there (nothing past it;
+        // a direct read is not clipped to the file's size by the kernel).
+        let start = ((offset - window_offset) as usize).min(buffer.0.len());
+        let len = (len as usize).min(buffer.0.len() - start);
         Some(Ahead {
             generation,
             buffer,
             start,
             len,
         })
+    }
+
+    /// Drops the window and its plaintext (data that may not be sent: the disk was written or
+    /// its key revoked, or the read failed).
+    pub(super) fn drop_window(&self) {
+        self.state.lock().window = None;
     }
 
     /// Notes a read of `[offset, offset + len)`; once the reader is sequential and has used up
@@ -182,19 +192,28 @@ struct Job {
     slot: Arc<Slot>,
 }
 
+impl Drop for Job {
+    /// A job dropped unrun (the worker gone) must not leave a reader waiting for its slot.
+    fn drop(&mut self) {
+        let mut done = self.slot.done.lock();
+        if done.is_none() {
+            *done = Some(Err(()));
+            self.slot.ready.notify_all();
+        }
+    }
+}
+
 impl Job {
     fn run(self) {
-        let mut bytes = Zeroizing::new(vec![0u8; WINDOW as usize]);
-        let result = match self.volume.read_at(&mut bytes, self.offset) {
+        // Counted by whoever queued the job, and uncounted when dropped, on every path.
+        let mut buffer = Buffer(Zeroizing::new(vec![0u8; WINDOW as usize]));
+        let result = match self.volume.read_at(&mut buffer.0, self.offset) {
             Ok(n) => {
-                bytes.truncate(n);
-                Ok(Arc::new(Buffer(bytes)))
+                buffer.0.truncate(n);
+                Ok(Arc::new(buffer))
             }
-            Err(_) => {
-                // The request that wanted this range reads it again and reports the error.
-                drop(Buffer(bytes));
-                Err(())
-            }
+            // The request that wanted this range reads it again and reports the error.
+            Err(_) => Err(()),
         };
         self.slot.finish(result);
     }

@@ -14,6 +14,25 @@ use std::path::PathBuf;
 
 use crate::log;
 
+/// Whether a command line (the arguments after the program name) may read a disk's data from
+/// the store: a snapshot, a copy, an image, an export. Only those wait for the writeback cache:
+/// a flush of the whole mount can take long when much is dirty, and no other command needs it.
+/// (The command is found as two adjacent words anywhere, so that global flags before it do not
+/// hide it; a flag's value that happens to match only costs a flush.)
+pub fn reads_disk_data(args: &[String]) -> bool {
+    args.windows(2).any(|pair| {
+        matches!(
+            (pair[0].as_str(), pair[1].as_str()),
+            ("snapshot", "create")
+                | ("disk", "create")
+                | ("image", "create")
+                | ("disk" | "snapshot", "grant-access")
+                | ("vm" | "vmss", "create")
+                | ("resource", "move")
+        )
+    })
+}
+
 /// The mount point, whose root is opened for each flush and closed at once: a descriptor kept
 /// open would make the mount busy and `umount` fail.
 pub struct WritebackFlush {
@@ -48,5 +67,31 @@ impl WritebackFlush {
                 std::io::Error::last_os_error()
             ));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reads_disk_data;
+
+    fn args(line: &str) -> Vec<String> {
+        line.split_whitespace().map(str::to_string).collect()
+    }
+
+    #[test]
+    fn only_commands_that_read_a_disks_data_flush() {
+        assert!(reads_disk_data(&args(
+            "snapshot create -n s -g rg --source d"
+        )));
+        assert!(reads_disk_data(&args(
+            "--store /s -o none disk create -n c --source d"
+        )));
+        assert!(reads_disk_data(&args(
+            "disk grant-access -n d --duration-in-seconds 60"
+        )));
+        assert!(!reads_disk_data(&args("disk list -g rg")));
+        assert!(!reads_disk_data(&args(
+            "keyvault key set-attributes --enabled false"
+        )));
     }
 }

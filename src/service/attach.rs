@@ -38,12 +38,20 @@ struct Entry {
 /// mount drops the kernel's cached pages of the file).
 pub type RevocationHook = Arc<dyn Fn(Kind, &str) + Send + Sync>;
 
+/// Waits until what the revocation hook started is done (the mount's cache invalidations run on
+/// their own thread, because with a writeback cache they write dirty pages back through request
+/// threads that may be waiting for the service lock the hook is called under). Called after a
+/// command, with the service lock released.
+pub type RevocationWait = Arc<dyn Fn() + Send + Sync>;
+
 /// The table of open volumes.
 #[derive(Default)]
 pub struct OpenVolumes {
     table: Mutex<HashMap<Key, Entry>>,
     /// Set by the mount once its session exists.
     on_revoke: Mutex<Option<RevocationHook>>,
+    /// Set with the hook.
+    revoke_wait: Mutex<Option<RevocationWait>>,
 }
 
 impl OpenVolumes {
@@ -66,8 +74,14 @@ impl OpenVolumes {
 
 impl Service {
     /// Installs the hook called after each revocation of an open volume.
-    pub fn set_revocation_hook(&self, hook: RevocationHook) {
+    pub fn set_revocation_hook(&self, hook: RevocationHook, wait: RevocationWait) {
         *self.open.on_revoke.lock() = Some(hook);
+        *self.open.revoke_wait.lock() = Some(wait);
+    }
+
+    /// What waits for the revocation hook's work; call it without holding the service lock.
+    pub fn revocation_wait(&self) -> Option<RevocationWait> {
+        self.open.revoke_wait.lock().clone()
     }
 
     /// Whether the key that protects `rec` is usable now by its set's identity (the platform

@@ -179,6 +179,23 @@ assert_eq "$(reads_served "$MNT/disks/cached")" 0 "reads served for an attachmen
 ssefs vm delete -g rg -n vm2 --yes -o none
 unmount_store
 
+case_ "caching ReadWrite with 2 request threads: revoking while pages are dirty and other callers wait, and concurrent /.control snapshots, all return"
+mount_store --caching ReadWrite --threads 2
+dd if=/dev/urandom of="$MNT/disks/d" bs=1M count=64 conv=notrunc status=none   # dirty, not synced
+( for _ in $(seq 200); do stat "$MNT/disks/d" "$MNT/disks/direct" >/dev/null 2>&1; done ) &
+busy=$!
+timeout 120 "$SSEFS" keyvault key set-attributes --vault-name kv-cache -n k --enabled false -o none \
+  || fail "disabling the key did not return"
+timeout 120 sh -c "echo true >'$MNT/.control/keyvaults/kv-cache/keys/k/enabled'" || fail "enabling through /.control did not return"
+wait "$busy" || true
+dd if=/dev/urandom of="$MNT/disks/d" bs=1M count=32 conv=notrunc status=none
+timeout 120 sh -c "echo 'd par1' >'$MNT/.control/snapshot' & echo 'd par2' >'$MNT/.control/snapshot'; wait" \
+  || fail "concurrent snapshots through /.control did not return"
+ls "$MNT/snapshots" | grep -qx par1 || fail "snapshot par1 missing"
+ls "$MNT/snapshots" | grep -qx par2 || fail "snapshot par2 missing"
+dd if="$WORK/data" of="$MNT/disks/d" bs=1M conv=notrunc,fsync status=none
+unmount_store
+
 case_ "a mount refuses unknown caching modes, and ReadWrite with one request thread, with a clear message"
 if ssefs mount "$MNT" --caching WriteBack 2>"$WORK/err"; then unmount_store; fail "WriteBack accepted"; fi
 grep -q "not None, ReadOnly or ReadWrite" "$WORK/err" || fail "$(cat "$WORK/err")"
