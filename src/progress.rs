@@ -60,28 +60,45 @@ pub struct Update {
 }
 
 /// The latest state of the daemon's work for the caller of the running command; `None` when
-/// no work is in progress. `take_change` hands each new state out once.
+/// no work is in progress. `take_changes` hands each new state out once.
 #[derive(Default)]
 pub struct Relay {
-    state: Mutex<(Option<Update>, bool)>,
+    state: Mutex<RelayState>,
+}
+
+#[derive(Default)]
+struct RelayState {
+    current: Option<Update>,
+    changed: bool,
+    /// The last update of work that ended before it was handed out: work shorter than the
+    /// relay's period still shows its bar, at its end.
+    ended: Option<Update>,
 }
 
 impl Relay {
     fn set(&self, update: Option<Update>) {
         let mut state = self.state.lock();
-        if state.0 != update {
-            *state = (update, true);
+        if state.current != update {
+            if update.is_none() && state.changed && state.ended.is_none() {
+                state.ended = state.current.take();
+            }
+            state.current = update;
+            state.changed = true;
         }
     }
 
-    /// The state, if it changed since the last call.
-    pub fn take_change(&self) -> Option<Option<Update>> {
+    /// The states to hand out since the last call, oldest first (none if nothing changed).
+    pub fn take_changes(&self) -> Vec<Option<Update>> {
         let mut state = self.state.lock();
-        if std::mem::take(&mut state.1) {
-            Some(state.0.clone())
-        } else {
-            None
+        if !std::mem::take(&mut state.changed) {
+            return Vec::new();
         }
+        let mut out = Vec::new();
+        if let Some(ended) = state.ended.take() {
+            out.push(Some(ended));
+        }
+        out.push(state.current.clone());
+        out
     }
 }
 
@@ -288,7 +305,7 @@ mod tests {
     #[test]
     fn a_relay_hands_each_change_out_once() {
         let relay = Relay::default();
-        assert_eq!(relay.take_change(), None);
+        assert!(relay.take_changes().is_empty());
         let u = Update {
             what: "copying".into(),
             unit: Unit::Bytes,
@@ -297,9 +314,14 @@ mod tests {
         };
         relay.set(Some(u.clone()));
         relay.set(Some(u.clone()));
-        assert_eq!(relay.take_change(), Some(Some(u)));
-        assert_eq!(relay.take_change(), None);
+        assert_eq!(relay.take_changes(), vec![Some(u.clone())]);
+        assert!(relay.take_changes().is_empty());
         relay.set(None);
-        assert_eq!(relay.take_change(), Some(None));
+        assert_eq!(relay.take_changes(), vec![None]);
+        // Work that starts and ends between two calls still hands out its last state.
+        relay.set(Some(u.clone()));
+        relay.set(None);
+        assert_eq!(relay.take_changes(), vec![Some(u), None]);
+        assert!(relay.take_changes().is_empty());
     }
 }

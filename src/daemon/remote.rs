@@ -643,18 +643,25 @@ fn heartbeat(stream: &UnixStream, relay: Option<Arc<crate::progress::Relay>>) ->
             .name("ssefs-heartbeat".into())
             .spawn(move || {
                 let mut waited = Duration::ZERO;
+                // Sends what the relay has: how many frames, or `None` when the caller is gone.
+                let send_changes = |out: &mut UnixStream| -> Option<usize> {
+                    let changes = relay.as_ref().map(|r| r.take_changes()).unwrap_or_default();
+                    for change in &changes {
+                        let mut frame = vec![PROGRESS_FRAME];
+                        if serde_json::to_writer(&mut frame, change).is_ok() {
+                            frame.push(b'\n');
+                            out.write_all(&frame).ok()?;
+                        }
+                    }
+                    Some(changes.len())
+                };
                 while !stop.load(Ordering::SeqCst) {
                     std::thread::sleep(Duration::from_millis(50));
                     waited += Duration::from_millis(50);
-                    if let Some(change) = relay.as_ref().and_then(|r| r.take_change()) {
-                        let mut frame = vec![PROGRESS_FRAME];
-                        if serde_json::to_writer(&mut frame, &change).is_ok() {
-                            frame.push(b'\n');
-                            if out.write_all(&frame).is_err() {
-                                return;
-                            }
-                            waited = Duration::ZERO;
-                        }
+                    match send_changes(&mut out) {
+                        None => return,
+                        Some(0) => {}
+                        Some(_) => waited = Duration::ZERO,
                     }
                     if waited >= HEARTBEAT {
                         waited = Duration::ZERO;
@@ -663,6 +670,8 @@ fn heartbeat(stream: &UnixStream, relay: Option<Arc<crate::progress::Relay>>) ->
                         }
                     }
                 }
+                // Work that ended since the last check still shows its bar, before the reply.
+                let _ = send_changes(&mut out);
             })
             .ok()
     });

@@ -59,7 +59,7 @@ for i in $(seq 1 200); do ssefs disk create -n r$i -g rg --disk-encryption-set d
 for round in $(seq 1 "$KILLS"); do
   ssefs keyvault key rotate --vault-name kvk -n k -o none
   new=$(ssefs keyvault key show --vault-name kvk -n k --query key.kid -o tsv)
-  ssefs disk-encryption-set update -n dk --key-url "$new" -o none &
+  "$SSEFS" disk-encryption-set update -n dk --key-url "$new" -o none &
   updater=$!
   sleep "0.$((RANDOM % 30))"
   kill -9 "$updater" 2>/dev/null || true
@@ -82,7 +82,7 @@ mount_store
 head -c $((256 << 20)) /dev/urandom | dd of="$MNT/disks/big" bs=1M conv=notrunc,fsync status=none
 unmount_store
 for round in $(seq 1 5); do
-  ssefs snapshot create -n bs$round -g rg --source big -o none &
+  "$SSEFS" snapshot create -n bs$round -g rg --source big -o none &
   snapper=$!
   sleep "0.0$((RANDOM % 9))"
   kill -9 "$snapper" 2>/dev/null || true
@@ -97,7 +97,7 @@ ssefs check >"$WORK/check" || fail "check after killed snapshots: $(cat "$WORK/c
 case_ "kill -9 of the CLI in the middle of a key switch and of a deletion: before or after, never between"
 for round in $(seq 1 "$KILLS"); do
   ssefs disk create -n sw$round -g rg --size-gb 1 -o none
-  ssefs disk update -n sw$round --disk-encryption-set dk -o none &
+  "$SSEFS" disk update -n sw$round --disk-encryption-set dk -o none &
   cli=$!
   sleep "0.0$((RANDOM % 10))"
   kill -9 "$cli" 2>/dev/null || true
@@ -107,7 +107,7 @@ for round in $(seq 1 "$KILLS"); do
     EncryptionAtRestWithPlatformKey | EncryptionAtRestWithCustomerKey) ;;
     *) fail "sw$round: encryption '$type'" ;;
   esac
-  ssefs disk delete -n sw$round &
+  "$SSEFS" disk delete -n sw$round &
   cli=$!
   sleep "0.0$((RANDOM % 10))"
   kill -9 "$cli" 2>/dev/null || true
