@@ -1765,3 +1765,160 @@ fn set_paths_with_a_local_meaning_go_to_their_options() {
         "soft delete",
     );
 }
+
+#[test]
+fn subscription_is_honoured_for_the_current_one_and_refused_for_another() {
+    let env = Env::new();
+    env.ok(&["group", "create", "-n", "rg", "-l", "eastus", "-o", "none"]);
+    let id = env.ok(&["account", "show", "--query", "id", "-o", "tsv"]);
+    let name = env.ok(&["account", "show", "--query", "name", "-o", "tsv"]);
+    // The current subscription, by id or by name: the command runs.
+    env.ok(&[
+        "disk",
+        "create",
+        "-n",
+        "d1",
+        "-g",
+        "rg",
+        "--size-gb",
+        "1",
+        "--subscription",
+        &id,
+        "-o",
+        "none",
+    ]);
+    env.ok(&[
+        "disk",
+        "show",
+        "-n",
+        "d1",
+        "-g",
+        "rg",
+        "--subscription",
+        &name,
+        "-o",
+        "none",
+    ]);
+    env.ok(&["keyvault", "list", "--subscription", &id, "-o", "none"]);
+    // Another known subscription: not supported, naming the option; nothing done.
+    env.ok(&[
+        "account",
+        "set",
+        "--subscription",
+        "11111111-2222-3333-4444-555555555555",
+        "-o",
+        "none",
+    ]);
+    let msg = env.fails(
+        &[
+            "disk",
+            "create",
+            "-n",
+            "d2",
+            "-g",
+            "rg",
+            "--size-gb",
+            "1",
+            "--subscription",
+            &id,
+        ],
+        1,
+        "(NotSupported) --subscription",
+    );
+    assert!(msg.contains("account set"), "{msg}");
+    env.ok(&["account", "set", "--subscription", &id, "-o", "none"]);
+    env.fails(&["disk", "show", "-n", "d2", "-g", "rg"], 3, "");
+    // An unknown one: az's error.
+    env.fails(
+        &["disk", "list", "--subscription", "no-such-sub"],
+        1,
+        "doesn't exist in cloud 'AzureCloud'",
+    );
+    // `account set --subscription` keeps its own meaning.
+    env.ok(&["account", "set", "--subscription", &name, "-o", "none"]);
+}
+
+#[test]
+fn key_commands_take_the_keys_id() {
+    let env = Env::new();
+    env.ok(&["group", "create", "-n", "rg", "-l", "eastus", "-o", "none"]);
+    env.ok(&[
+        "keyvault", "create", "-n", "kvid1", "-g", "rg", "-o", "none",
+    ]);
+    env.ok(&[
+        "keyvault",
+        "key",
+        "create",
+        "--vault-name",
+        "kvid1",
+        "-n",
+        "k",
+        "-o",
+        "none",
+    ]);
+    let kid = env.ok(&[
+        "keyvault",
+        "key",
+        "show",
+        "--vault-name",
+        "kvid1",
+        "-n",
+        "k",
+        "--query",
+        "key.kid",
+        "-o",
+        "tsv",
+    ]);
+    let base = "https://kvid1.vault.azure.net/keys/k";
+    assert_eq!(
+        env.ok(&[
+            "keyvault",
+            "key",
+            "set-attributes",
+            "--id",
+            &kid,
+            "--enabled",
+            "false",
+            "--query",
+            "attributes.enabled",
+            "-o",
+            "tsv"
+        ]),
+        "False"
+    );
+    env.ok(&[
+        "keyvault",
+        "key",
+        "set-attributes",
+        "--id",
+        base,
+        "--enabled",
+        "true",
+        "-o",
+        "none",
+    ]);
+    env.ok(&["keyvault", "key", "rotate", "--id", base, "-o", "none"]);
+    env.ok(&[
+        "keyvault",
+        "key",
+        "rotation-policy",
+        "show",
+        "--id",
+        &format!("{base}/rotationpolicy"),
+        "-o",
+        "none",
+    ]);
+    env.ok(&["keyvault", "key", "delete", "--id", base, "-o", "none"]);
+    let deleted = "https://kvid1.vault.azure.net/deletedkeys/k";
+    env.ok(&[
+        "keyvault",
+        "key",
+        "show-deleted",
+        "--id",
+        deleted,
+        "-o",
+        "none",
+    ]);
+    env.ok(&["keyvault", "key", "recover", "--id", deleted, "-o", "none"]);
+    env.ok(&["keyvault", "key", "show", "--id", base, "-o", "none"]);
+}

@@ -105,15 +105,17 @@ fn each_help_lists_its_own_arguments_then_the_global_ones() {
                 "{path:?}: {flag} among the command's own arguments:\n{help}"
             );
         }
-        // The command's own flags come before the heading.
+        // The command's own flags come before the heading (not az's per-command global
+        // arguments, such as --subscription, which az lists under it).
         let mut cmd = command();
         for p in path {
             cmd = cmd.find_subcommand(p).expect("subcommand").clone();
         }
-        for arg in cmd
-            .get_arguments()
-            .filter(|a| !a.is_global_set() && !a.is_hide_set())
-        {
+        for arg in cmd.get_arguments().filter(|a| {
+            !a.is_global_set()
+                && !a.is_hide_set()
+                && a.get_help_heading() != Some("Global Arguments")
+        }) {
             if let Some(long) = arg.get_long() {
                 assert!(
                     own.contains(&format!("--{long}")),

@@ -26,6 +26,9 @@ pub struct Extras {
     pub no_wait: bool,
     /// `--max-items N`: show at most N entries of a listing.
     pub max_items: Option<usize>,
+    /// az's `--subscription` (see `subscription`): the command runs only if it names the
+    /// current subscription.
+    pub subscription: Option<String>,
 }
 
 impl Extras {
@@ -58,6 +61,11 @@ impl Extras {
         }
         extras.no_wait = matches!(m.try_get_one::<bool>("no_wait"), Ok(Some(true)));
         extras.max_items = m.try_get_one::<usize>("max_items").ok().flatten().copied();
+        extras.subscription = m
+            .try_get_one::<String>(super::subscription::ID)
+            .ok()
+            .flatten()
+            .cloned();
         extras
     }
 

@@ -13,11 +13,13 @@ mod group;
 pub mod help;
 mod ids;
 mod image;
+mod key_id;
 mod keyvault;
 mod mount;
 pub mod mount_helper;
 mod output;
 mod role;
+mod subscription;
 mod vm;
 mod vm_options;
 mod yaml;
@@ -139,7 +141,9 @@ pub enum Command {
 /// The command line definition: the derived one with the help, `--ids` and argument
 /// `defaults` added to every command it fits.
 pub fn command(defaults: &defaults::Defaults) -> clap::Command {
-    defaults.apply(help::decorate(ids::add(Cli::command())))
+    defaults.apply(help::decorate(key_id::add(subscription::add(ids::add(
+        Cli::command(),
+    )))))
 }
 
 /// Parses and runs a command line (the arguments after the program name): what `main` does.
@@ -165,6 +169,9 @@ pub fn main(raw_args: Vec<String>) -> std::result::Result<Reply, clap::Error> {
     let argv = |args: &[String]| std::iter::once("ssefs".to_string()).chain(args.to_vec());
     let defaults = defaults::Defaults::for_args(&raw_args);
     let cli_command = command(&defaults);
+    // A key's `--id` spelled out before anything reads the arguments (also the mount daemon,
+    // which gets them as they are now).
+    let raw_args = key_id::expand(&cli_command, raw_args);
     let matches = cli_command.clone().try_get_matches_from(argv(&raw_args))?;
     let verbose = matches.get_flag("verbose");
     crate::log::set_verbose(verbose);
@@ -434,6 +441,9 @@ impl Cli {
         made: &mut Vec<remote::ReplyFile>,
     ) -> Result<String> {
         self.extras.check()?;
+        if let Some(subscription) = &self.extras.subscription {
+            service.lock().check_current_subscription(subscription)?;
+        }
         let extras = self.extras.clone();
         let value = match self.command {
             Command::Account(cmd) => cmd.run(&mut service.lock())?,

@@ -98,6 +98,35 @@ impl Service {
     }
 }
 
+impl Service {
+    /// az's `--subscription` on a command: it must name the current subscription (by id or
+    /// name), since ssefs runs each command there; another known one is not supported, an
+    /// unknown one gets az's error.
+    pub fn check_current_subscription(&self, subscription: &str) -> Result<()> {
+        let s = subscription.trim();
+        let rec = self.store.record();
+        if s.eq_ignore_ascii_case(&rec.subscription_id)
+            || s.eq_ignore_ascii_case(&rec.subscription_name)
+        {
+            return Ok(());
+        }
+        let known = self
+            .known_subscriptions()
+            .iter()
+            .any(|k| k.id.eq_ignore_ascii_case(s) || k.name.eq_ignore_ascii_case(s));
+        if known {
+            Err(Error::not_supported(format!(
+                "--subscription: '{s}' is not the current subscription ('{}'): ssefs runs a command in the current subscription only; switch with 'account set --subscription {s}' first.",
+                rec.subscription_name
+            )))
+        } else {
+            Err(Error::NotAllowed(format!(
+                "The subscription of '{s}' doesn't exist in cloud 'AzureCloud'."
+            )))
+        }
+    }
+}
+
 fn is_guid(s: &str) -> bool {
     let parts: Vec<&str> = s.split('-').collect();
     parts.len() == 5
