@@ -62,8 +62,10 @@ impl Inodes {
     /// `disk update --size-gb` would keep its old size in the mount: `renew_on_resize` gives
     /// the volume a new inode number when its size changed, and the next lookup (file entries
     /// are revalidated at every access) makes the kernel drop the old inode for a new one.
-    /// The old number keeps resolving to the volume; the caller renews only while no handle of
-    /// the volume is open (resizing is refused then anyway; a write past the end is not).
+    /// The old number keeps resolving to the volume, and the revocation hook invalidates every
+    /// number a volume has had. (Resizing is refused while the disk is open; a write past the
+    /// end renews while its writer may still hold the old inode: until that writer closes,
+    /// it and a new opener see the disk through two page caches.)
     pub(super) fn assign_volume(
         &mut self,
         object: Object,
@@ -136,25 +138,16 @@ impl StoreFs {
     /// name `NAME` or `NAME@GROUP`, or by reference).
     pub(super) fn volume_attr(&self, kind: Kind, name: &str) -> Result<FileAttr> {
         let rec = self.service.lock().load_volume(kind, name)?;
-        let reference = rec.reference();
-        // Not while a handle is open: its inode keeps its pages and its revocation target;
-        // the renewal waits for the last close.
-        let renew =
-            self.caching == super::Caching::ReadWrite && !self.volume_is_open(kind, &reference);
+        // Renewed also while a handle of the old inode is open (after a write past the end the
+        // writer still holds it; FUSE's release comes after close returns, so waiting for it
+        // would leave the next `stat` wrong): revocation reaches every inode of the volume.
         let ino = self.inodes.lock().assign_volume(
-            Object::Volume(kind, reference),
+            Object::Volume(kind, rec.reference()),
             rec.size_bytes,
-            renew,
+            self.caching == super::Caching::ReadWrite,
         );
         let perm = if kind == Kind::Snapshot { 0o400 } else { 0o600 };
         Ok(self.attr(ino, FileType::RegularFile, rec.size_bytes, perm))
-    }
-
-    /// Whether a handle of this volume is open in the mount.
-    fn volume_is_open(&self, kind: Kind, reference: &str) -> bool {
-        self.handles.read().values().any(|h| {
-            matches!(h, super::data::Handle::Volume { kind: k, name, .. } if *k == kind && name == reference)
-        })
     }
 
     pub(super) fn object_of(&self, ino: u64) -> Option<Object> {
