@@ -613,10 +613,7 @@ fn run_request(
     // Key changes take effect on open disks at once: refused at once, and the kernel's cached
     // pages dropped before the reply leaves (the wait runs without the service lock).
     service.lock().refresh_open_volumes();
-    let wait = service.lock().revocation_wait();
-    if let Some(wait) = wait {
-        wait();
-    }
+    crate::service::wait_for_revocations(service);
     clock::set_override(None);
     if ignored_clock {
         reply.stderr = format!(

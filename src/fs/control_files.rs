@@ -102,10 +102,7 @@ impl ControlWriter {
         });
         // A revocation's cache invalidation finishes before the write returns (it runs
         // without the service lock: see RevocationHookSource::hook).
-        let wait = self.service.lock().revocation_wait();
-        if let Some(wait) = wait {
-            wait();
-        }
+        crate::service::wait_for_revocations(&self.service);
         match result {
             Ok(()) => {
                 self.last_error.lock().clear();

@@ -79,8 +79,8 @@ impl Service {
         *self.open.revoke_wait.lock() = Some(wait);
     }
 
-    /// What waits for the revocation hook's work; call it without holding the service lock.
-    pub fn revocation_wait(&self) -> Option<RevocationWait> {
+    /// What waits for the revocation hook's work.
+    fn revocation_wait(&self) -> Option<RevocationWait> {
         self.open.revoke_wait.lock().clone()
     }
 
@@ -325,4 +325,13 @@ fn mount_vm_id(rec: &VolumeRecord) -> String {
         "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Compute/virtualMachines/{MANAGED_BY_VM}",
         rec.subscription_id, rec.resource_group
     )
+}
+
+/// Waits until the revocation hook's work (the mount's cache invalidations) is done; takes the
+/// service lock only to find the waiter, and waits without it (see [`RevocationWait`]).
+pub fn wait_for_revocations(service: &parking_lot::Mutex<Service>) {
+    let wait = service.lock().revocation_wait();
+    if let Some(wait) = wait {
+        wait();
+    }
 }

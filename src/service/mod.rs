@@ -48,7 +48,7 @@ use crate::error::Result;
 use crate::store::Store;
 use crate::vault::Caller;
 
-pub use attach::{MANAGED_BY_VM, RevocationHook, RevocationWait};
+pub use attach::{MANAGED_BY_VM, RevocationHook, RevocationWait, wait_for_revocations};
 pub use des::DesArgs;
 pub use gallery::GalleryDefinition;
 pub use groups::{GroupArgs, parse_tags};
