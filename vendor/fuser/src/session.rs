@@ -46,6 +46,7 @@ use crate::notify::Notifier;
 use crate::read_buf::FuseReadBuf;
 use crate::reply::Reply;
 use crate::reply::ReplyRaw;
+use crate::reply::RawReplySender;
 use crate::reply::ReplySender;
 use crate::request::RequestWithSender;
 
@@ -244,6 +245,19 @@ impl<FS: Filesystem> Session<FS> {
     /// # Errors
     /// Returns any final error when the session comes to an end.
     pub fn run(self) -> io::Result<()> {
+        self.run_with(|_| Ok(Box::new(|| {})))
+    }
+
+    /// [`Session::run`], with a second transport beside `/dev/fuse` (ssefs patch): `start` gets
+    /// a [`Dispatcher`] once the request threads are about to start, and returns a function
+    /// that is called after they have ended (the mount is gone) and must end the transport's
+    /// threads, dropping every clone of the dispatcher, before the filesystem is destroyed.
+    /// # Errors
+    /// Returns any final error when the session comes to an end, or `start`'s error.
+    pub fn run_with<F>(self, start: F) -> io::Result<()>
+    where
+        F: FnOnce(Dispatcher<FS>) -> io::Result<Box<dyn FnOnce() + Send>>,
+    {
         let Session {
             filesystem,
             ch,
@@ -286,7 +300,17 @@ impl<FS: Filesystem> Session<FS> {
                 channels.push(ch.clone());
             }
         }
+        let dispatcher = Dispatcher {
+            event_loop: Arc::new(SessionEventLoop {
+                thread_name: "fuser-ring".to_string(),
+                filesystem: filesystem.clone(),
+                ch: ch.clone(),
+                allowed,
+                session_owner,
+            }),
+        };
         channels.push(ch);
+        let stop_transport = start(dispatcher)?;
 
         let mut threads = Vec::with_capacity(n_threads);
 
@@ -307,18 +331,22 @@ impl<FS: Filesystem> Session<FS> {
         }
 
         let mut reply: io::Result<()> = Ok(());
+        let mut panicked = false;
         for thread in threads {
-            let res = match thread.join() {
-                Ok(res) => res,
-                Err(_) => {
-                    return Err(io::Error::other("event loop thread panicked"));
+            match thread.join() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    if reply.is_ok() {
+                        reply = Err(e);
+                    }
                 }
-            };
-            if let Err(e) = res {
-                if reply.is_ok() {
-                    reply = Err(e);
-                }
+                Err(_) => panicked = true,
             }
+        }
+        // The mount is gone: end the other transport, which holds the filesystem too.
+        stop_transport();
+        if panicked {
+            return Err(io::Error::other("event loop thread panicked"));
         }
 
         let Some(filesystem) = Arc::get_mut(&mut filesystem) else {
@@ -511,6 +539,46 @@ impl SessionUnmounter {
     }
 }
 
+/// Dispatches requests that arrive other than through `/dev/fuse` (ssefs patch: FUSE over
+/// io_uring) into the session's filesystem, with the same parsing and access checks.
+pub struct Dispatcher<FS: Filesystem> {
+    event_loop: Arc<SessionEventLoop<FS>>,
+}
+
+impl<FS: Filesystem> Clone for Dispatcher<FS> {
+    fn clone(&self) -> Self {
+        Dispatcher {
+            event_loop: self.event_loop.clone(),
+        }
+    }
+}
+
+impl<FS: Filesystem> std::fmt::Debug for Dispatcher<FS> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Dispatcher")
+    }
+}
+
+impl<FS: Filesystem> Dispatcher<FS> {
+    /// Parses one request (`fuse_in_header`, then its arguments, as `/dev/fuse` delivers it)
+    /// and calls the filesystem; the reply, once given, goes to `reply`.
+    /// # Errors
+    /// `InvalidData` when the request cannot be parsed (nothing is replied then).
+    pub fn dispatch(&self, data: &[u8], reply: Arc<dyn RawReplySender>) -> io::Result<()> {
+        let sender = ReplySender::Raw(reply, self.event_loop.ch.sender());
+        match RequestWithSender::new(sender, data) {
+            Some(req) => {
+                req.dispatch(&self.event_loop);
+                Ok(())
+            }
+            None => Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "invalid FUSE request",
+            )),
+        }
+    }
+}
+
 pub(crate) struct SessionEventLoop<FS: Filesystem> {
     /// Cache thread name for faster `debug!`.
     pub(crate) thread_name: String,
@@ -530,7 +598,10 @@ impl<FS: Filesystem> SessionEventLoop<FS> {
             // Read the next request from the given channel to kernel driver
             // The kernel driver makes sure that we get exactly one request per read
             match self.ch.receive_retrying(buf) {
-                Ok(size) => match RequestWithSender::new(self.ch.sender(), &buf[..size]) {
+                Ok(size) => match RequestWithSender::new(
+                    ReplySender::Channel(self.ch.sender()),
+                    &buf[..size],
+                ) {
                     // Dispatch request
                     Some(req) => {
                         if let Ok(Operation::Destroy(_)) = req.request.operation() {
