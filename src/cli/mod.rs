@@ -286,6 +286,7 @@ impl Cli {
                     allow_other: m.allow_other,
                     threads: m.threads,
                     caching: m.caching,
+                    transport: m.transport,
                     ready_fd: m.ready_fd,
                     debug: self.global.debug,
                 };
@@ -339,6 +340,7 @@ impl Cli {
             allow_other: false,
             threads: mount::DEFAULT_THREADS,
             caching: crate::fs::Caching::None,
+            transport: crate::fs::ring::Transport::Auto,
             ready_fd: None,
             debug: self.global.debug,
         };

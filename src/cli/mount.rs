@@ -27,6 +27,11 @@ pub struct MountCmd {
     /// kernel's writeback cache as well).
     #[arg(long, default_value = "None", value_parser = crate::fs::Caching::parse)]
     pub caching: crate::fs::Caching,
+    /// How the kernel's requests reach ssefs: auto (FUSE over io_uring when root has enabled
+    /// it, echo Y > /sys/module/fuse/parameters/enable_uring; /dev/fuse otherwise), dev-fuse,
+    /// or io-uring (the mount fails without it).
+    #[arg(long, default_value = "auto", value_parser = crate::fs::ring::Transport::parse)]
+    pub transport: crate::fs::ring::Transport,
     /// Internal: the pipe a detached daemon reports readiness on.
     #[arg(long, hide = true)]
     pub ready_fd: Option<i32>,

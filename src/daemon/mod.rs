@@ -28,6 +28,7 @@ use serde_json::json;
 
 use crate::error::{Error, IoContext, Result};
 use crate::fs::StoreFs;
+use crate::fs::ring::{self, Transport};
 use crate::fsio::{self, FileLock};
 use crate::log;
 use crate::service::Service;
@@ -49,6 +50,8 @@ pub struct MountArgs {
     pub threads: usize,
     /// Host caching of disk files (`--caching`).
     pub caching: crate::fs::Caching,
+    /// How the kernel's requests arrive (`--transport`).
+    pub transport: crate::fs::ring::Transport,
     /// Internal: the pipe on which a detached daemon reports readiness to its parent.
     pub ready_fd: Option<RawFd>,
     pub debug: bool,
@@ -147,6 +150,11 @@ pub fn mount(args: &MountArgs, handler: Arc<remote::Handler>) -> Result<()> {
             "--caching ReadWrite needs --threads of at least 2",
         ));
     }
+    if args.transport == Transport::IoUring
+        && let Some(why) = ring::dev_fuse_reason(args.transport, ring::kernel_switch().as_deref())
+    {
+        return Err(Error::not_supported(format!("--transport io-uring: {why}")));
+    }
     if args.foreground {
         // The readiness pipe is taken over exactly once here; whoever reports on it consumes
         // it, so no later error can write into whatever file reuses the descriptor's number.
@@ -163,33 +171,10 @@ pub fn mount(args: &MountArgs, handler: Arc<remote::Handler>) -> Result<()> {
         }
         result
     } else {
-        spawn_detached(args)?;
+        let transport = spawn_detached(args)?;
         // The detached daemon's own line is in its log; `--debug` shows it to the caller too.
-        log::debug(&transport());
+        log::debug(&transport);
         Ok(())
-    }
-}
-
-/// The kernel's switch for FUSE over io_uring (`CONFIG_FUSE_IO_URING`; root writes Y or N).
-const ENABLE_URING: &str = "/sys/module/fuse/parameters/enable_uring";
-
-/// One line saying which FUSE transport serves the mount, for the daemon log and `--debug`.
-/// fuser serves /dev/fuse only, so io_uring is never in use; the line says why, from the
-/// kernel's switch (the README's "FUSE over io_uring" has the measurements behind this).
-fn transport() -> String {
-    transport_line(std::fs::read_to_string(ENABLE_URING).ok().as_deref())
-}
-
-/// [`transport`] for a given content of the kernel's switch (`None`: no such parameter).
-fn transport_line(enable_uring: Option<&str>) -> String {
-    match enable_uring.map(str::trim) {
-        None => "transport: /dev/fuse (this kernel has no FUSE over io_uring)".into(),
-        Some("Y") => "transport: /dev/fuse (io_uring enabled in the kernel: enable_uring=Y, \
-                      but ssefs serves /dev/fuse only; see the README, FUSE over io_uring)"
-            .into(),
-        Some(v) => {
-            format!("transport: /dev/fuse (io_uring disabled in the kernel: enable_uring={v})")
-        }
     }
 }
 
@@ -218,8 +203,8 @@ fn report_ready(pipe: &mut Option<File>, message: &str) {
 }
 
 /// Starts the daemon in a new session with its output in `STORE/daemon.log`, and waits for
-/// it to say "ready" (or why not) on a pipe.
-fn spawn_detached(args: &MountArgs) -> Result<()> {
+/// it to say "ready" (or why not) on a pipe; returns the transport line it sent along.
+fn spawn_detached(args: &MountArgs) -> Result<String> {
     fsio::create_private_dir(&args.store)?;
     let log_path = args.store.join("daemon.log");
     let log_file = OpenOptions::new()
@@ -247,6 +232,8 @@ fn spawn_detached(args: &MountArgs) -> Result<()> {
         .arg(args.threads.to_string())
         .arg("--caching")
         .arg(args.caching.as_str())
+        .arg("--transport")
+        .arg(args.transport.name())
         .arg("--ready-fd")
         .arg(write_fd.to_string());
     if args.allow_other {
@@ -275,8 +262,9 @@ fn spawn_detached(args: &MountArgs) -> Result<()> {
     let mut said = String::new();
     let _ = pipe.read_to_string(&mut said);
     let said = said.trim();
-    if said == "ready" {
-        return Ok(());
+    // "ready", then the transport line.
+    if let Some(transport) = said.strip_prefix("ready") {
+        return Ok(transport.trim().to_string());
     }
     let status = child.wait().ok();
     // The daemon said why, as "EXIT_CODE<TAB>(Code) message": pass it on as it is.
@@ -401,6 +389,20 @@ fn run(args: &MountArgs, handler: Arc<remote::Handler>, ready: &mut Option<File>
         std::fs::metadata(&store).map_or((me, my_group), |m| (m.uid(), m.gid()))
     };
     let fs = StoreFs::new(service.clone(), uid, gid, args.caching).with_writeback(writeback);
+    // FUSE over io_uring when asked for and the kernel's switch allows it (fs::ring).
+    let dev_fuse_reason = ring::dev_fuse_reason(args.transport, ring::kernel_switch().as_deref());
+    let (fs, ring_plan) = match dev_fuse_reason {
+        Some(_) => (fs, None),
+        None => {
+            let (fs, granted) = fs.with_ring();
+            let plan = crate::fs::session::RingPlan {
+                granted,
+                per_queue: args.threads.max(1),
+                required: args.transport == Transport::IoUring,
+            };
+            (fs, Some(plan))
+        }
+    };
     // Install the revocation hook once the session exists (it needs the session's notifier).
     let hook_source = fs.revocation_hook_source();
     let session = crate::fs::session::Session::mount(
@@ -434,12 +436,16 @@ fn run(args: &MountArgs, handler: Arc<remote::Handler>, ready: &mut Option<File>
         store.display(),
         mountpoint.display()
     ));
-    log::info(&transport());
-    report_ready(ready, "ready");
-    // Under systemd (Type=notify), the unit is up now.
-    notify::ready();
-
-    let served = session.run();
+    let served = session.run(
+        ring_plan,
+        dev_fuse_reason.as_deref().unwrap_or_default(),
+        |transport| {
+            log::info(transport);
+            report_ready(ready, &format!("ready\n{transport}"));
+            // Under systemd (Type=notify), the unit is up now.
+            notify::ready();
+        },
+    );
     // Unmounted: no VM may outlive its daemon (a lazily detached mount could still have
     // one); then flush what is still open, tidy up, and leave (the locks go with us).
     if let Some(host) = &vm_host {
@@ -591,18 +597,6 @@ mod tests {
         use std::os::fd::AsRawFd;
         assert!(ready_pipe(file.as_raw_fd()).is_err());
         assert!(ready_pipe(-1).is_err());
-    }
-
-    #[test]
-    fn the_transport_line_names_the_kernel_switch() {
-        assert_eq!(
-            transport_line(Some("N\n")),
-            "transport: /dev/fuse (io_uring disabled in the kernel: enable_uring=N)"
-        );
-        assert!(
-            transport_line(Some("Y\n")).contains("enable_uring=Y, but ssefs serves /dev/fuse only")
-        );
-        assert!(transport_line(None).contains("no FUSE over io_uring"));
     }
 
     #[test]

@@ -37,6 +37,7 @@ mod control_files;
 mod data;
 mod inodes;
 mod readahead;
+pub mod ring;
 pub mod session;
 mod writeback;
 
@@ -198,6 +199,9 @@ pub struct StoreFs {
     /// 2-core machine it brings nothing (the request path already keeps both cores busy), so
     /// it stays an option for machines where reads wait on the backing disk (README).
     readahead: bool,
+    /// Whether to ask for FUSE over io_uring at init, and (shared with the session) whether
+    /// the kernel granted it.
+    ring: Option<Arc<std::sync::atomic::AtomicBool>>,
 }
 
 fn errno(e: &Error) -> Errno {
@@ -224,6 +228,7 @@ impl StoreFs {
             caching,
             writeback: None,
             readahead: std::env::var("SSEFS_READAHEAD").is_ok_and(|v| v == "on"),
+            ring: None,
         }
     }
 
@@ -232,6 +237,17 @@ impl StoreFs {
         self.writeback = writeback;
         self
     }
+
+    /// Asks for FUSE over io_uring at init; the flag returned says, after the handshake,
+    /// whether the kernel granted it.
+    pub fn with_ring(mut self) -> (Self, Arc<std::sync::atomic::AtomicBool>) {
+        let granted = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        self.ring = Some(granted.clone());
+        (self, granted)
+    }
+
+    /// The largest request payload the kernel sends or takes (a ring entry's payload size).
+    pub const MAX_PAYLOAD: usize = MAX_WRITE as usize;
 
     /// What the revocation hook needs from the file system (its inode table), taken before
     /// the file system moves into its session.
@@ -266,6 +282,14 @@ impl Filesystem for StoreFs {
         };
         if let Err(e) = config.add_capabilities(wanted) {
             log::warn(&format!("kernel lacks capabilities {e:?}"));
+        }
+        // FUSE over io_uring: offered only with the kernel's enable_uring=Y; the rings are
+        // registered once the session runs (ring.rs).
+        if let Some(granted) = &self.ring {
+            let ok = config
+                .add_capabilities(InitFlags::FUSE_OVER_IO_URING)
+                .is_ok();
+            granted.store(ok, std::sync::atomic::Ordering::Relaxed);
         }
         // Asynchronous direct I/O: an AIO request (fio with libaio, a loop device with direct
         // I/O) is queued without blocking its submitter, so an iodepth of 16 really puts 16

@@ -17,13 +17,15 @@
 
 use std::ffi::CString;
 use std::fs::OpenOptions;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::error::{Error, IoContext, Result};
-use crate::fs::StoreFs;
+use crate::fs::{StoreFs, ring};
 
 /// The prefix of the mount's source (`ssefs:STORE`), which identifies our mounts.
 pub const SOURCE_PREFIX: &str = "ssefs:";
@@ -40,9 +42,20 @@ pub struct MountSpec<'a> {
     pub threads: usize,
 }
 
+/// How requests are to be carried, beside `/dev/fuse` (see ring.rs).
+pub struct RingPlan {
+    /// Set at init when the kernel granted FUSE over io_uring.
+    pub granted: Arc<AtomicBool>,
+    /// Entries (each with its thread) per queue.
+    pub per_queue: usize,
+    /// `--transport io-uring`: the mount fails rather than fall back.
+    pub required: bool,
+}
+
 /// A mounted, handshaken FUSE session, ready to serve.
 pub struct Session {
     inner: fuser::Session<StoreFs>,
+    mountpoint: std::path::PathBuf,
 }
 
 impl Session {
@@ -82,7 +95,10 @@ impl Session {
         };
         let inner =
             mounted.map_err(|e| Error::io(format!("mount {}", spec.mountpoint.display()), e))?;
-        Ok(Session { inner })
+        Ok(Session {
+            inner,
+            mountpoint: spec.mountpoint.to_path_buf(),
+        })
     }
 
     /// Sends notifications to the kernel (the revocation hook drops cached pages with it).
@@ -90,11 +106,69 @@ impl Session {
         self.inner.notifier()
     }
 
-    /// Serves requests until the file system is unmounted.
-    pub fn run(self) -> Result<()> {
-        self.inner
-            .run()
-            .map_err(|e| Error::io("serve the mount", e))
+    /// Serves requests until the file system is unmounted. `ring`: the io_uring entries to
+    /// register first, or `None` for `/dev/fuse` only, whose reason `dev_fuse_reason` gives.
+    /// `serving` gets the transport line (ring.rs) once the transport is settled, before any
+    /// request is served.
+    pub fn run(
+        self,
+        ring: Option<RingPlan>,
+        dev_fuse_reason: &str,
+        serving: impl FnOnce(&str),
+    ) -> Result<()> {
+        let dev = self.inner.as_fd().as_raw_fd();
+        let mountpoint = self.mountpoint;
+        let mut refused_required = None;
+        let served = self.inner.run_with(|dispatcher| {
+            let mut rings = None;
+            let line = match ring {
+                None => ring::dev_fuse_line(dev_fuse_reason),
+                Some(plan) if !plan.granted.load(Ordering::Relaxed) => {
+                    let line = ring::dev_fuse_line("the kernel did not grant FUSE_OVER_IO_URING at init");
+                    if plan.required {
+                        refused_required = Some(line);
+                        return Err(std::io::Error::from_raw_os_error(libc::EOPNOTSUPP));
+                    }
+                    line
+                }
+                Some(plan) => {
+                    let queues = ring::possible_cpus()?;
+                    let started =
+                        ring::start(dev, &dispatcher, queues, plan.per_queue, StoreFs::MAX_PAYLOAD);
+                    if started.in_use() {
+                        let line = ring::ring_line(&started.per_queue);
+                        rings = Some(started.rings);
+                        line
+                    } else {
+                        let why = started.refused.map_or_else(
+                            || "io_uring entries not registered".to_string(),
+                            |e| format!("io_uring entries refused: {e}"),
+                        );
+                        let line = ring::dev_fuse_line(&why);
+                        if plan.required {
+                            refused_required = Some(line);
+                            return Err(std::io::Error::from_raw_os_error(libc::EOPNOTSUPP));
+                        }
+                        line
+                    }
+                }
+            };
+            serving(&line);
+            Ok(Box::new(move || {
+                if let Some(rings) = rings {
+                    rings.stop();
+                }
+            }))
+        });
+        if let Some(line) = refused_required {
+            // Nothing served the mount: take it away, and say why.
+            let _ = detach(&mountpoint);
+            return Err(Error::not_supported(format!(
+                "--transport io-uring: {}",
+                line.trim_start_matches("transport: ")
+            )));
+        }
+        served.map_err(|e| Error::io("serve the mount", e))
     }
 }
 
