@@ -68,6 +68,27 @@ for mode in ReadOnly ReadWrite; do
   done
 done
 
+# And once more over FUSE over io_uring (src/fs/ring.rs), where the kernel has it: the switch
+# is set for the pass and its old value put back, and every mount asks for
+# `--transport io-uring`, which fails rather than fall back to /dev/fuse. (tests/sh/16 checks
+# that requests really go through the rings.)
+URING=/sys/module/fuse/parameters/enable_uring
+if [ -e "$URING" ]; then
+  uring_was=$(cat "$URING")
+  trap 'echo "$uring_was" >"$URING"' EXIT
+  echo Y >"$URING"
+  for t in tests/sh/10-dd.sh tests/sh/20-ext4-loop.sh tests/sh/30-qemu-img.sh \
+    tests/sh/40-attach.sh tests/sh/50-crash.sh tests/sh/60-control.sh tests/sh/80-kill.sh \
+    tests/sh/90-full-disk.sh; do
+    echo "== $t (io_uring)"
+    SSEFS_TEST_TRANSPORT=io-uring SSEFS_KILL_POINTS=5 bash "$t"
+    record "$t (io_uring)" $?
+  done
+  echo "$uring_was" >"$URING"
+else
+  echo "== the io_uring pass does not apply: this kernel has no FUSE over io_uring ($URING)"
+fi
+
 # Nothing may be left mounted or attached by a test. Only the suite's own scratch directories
 # count (tests/sh/lib.sh makes them as /tmp/ssefs-test.*; the Rust tests use /tmp/.tmp*):
 # another ssefs mount or loop device on the machine is not ours to judge.

@@ -19,7 +19,8 @@ pub struct MountCmd {
     #[arg(long)]
     pub allow_other: bool,
     /// FUSE request threads: each blocks on the backing file while it waits for the disk, so
-    /// more threads than cores keep a deep queue (fio iodepth 16) busy.
+    /// more threads than cores keep a deep queue (fio iodepth 16) busy. Over io_uring they are
+    /// the ring entries, spread evenly over the CPUs' queues (at least one each).
     #[arg(long, default_value_t = DEFAULT_THREADS)]
     pub threads: usize,
     /// Host caching of disk and snapshot files: None (direct I/O, no plaintext in the page

@@ -8,7 +8,8 @@
 //!
 //! and it becomes `ssefs --store STORE mount MOUNTPOINT ...`. SOURCE is the store directory,
 //! written `STORE` or `ssefs:STORE` (the source /proc/mounts shows). OPTIONS of ours:
-//! `caching=None|ReadOnly|ReadWrite`, `allow_other`, `threads=N`, `debug`. Generic options that mount(8),
+//! `caching=None|ReadOnly|ReadWrite`, `transport=auto|dev-fuse|io-uring`, `allow_other`,
+//! `threads=N`, `debug`. Generic options that mount(8),
 //! fstab and systemd use for themselves (`rw`, `defaults`, `auto`, `noauto`, `nofail`,
 //! `_netdev`, `user`, `users`, `nosuid`, `nodev`, `x-*`, `comment=*`) are ignored: the mount
 //! is always nosuid and nodev. Anything else is refused, unless `-s` (sloppy) is given.
@@ -134,13 +135,15 @@ pub fn parse(argv0: &OsStr, args: &[String]) -> Result<HelperCall, String> {
         match (key, value) {
             ("caching", Some(v)) => out.extend(["--caching".to_string(), v.to_string()]),
             ("threads", Some(v)) => out.extend(["--threads".to_string(), v.to_string()]),
+            ("transport", Some(v)) => out.extend(["--transport".to_string(), v.to_string()]),
             ("allow_other", None) => out.push("--allow-other".to_string()),
             ("debug", None) => out.push("--debug".to_string()),
             _ if is_generic(option) || sloppy => {}
             _ => {
                 return Err(format!(
                     "(NotSupported) {name}: the mount option '{option}' is not supported \
-                     (ssefs takes caching=None|ReadOnly|ReadWrite, allow_other, threads=N, debug)"
+                     (ssefs takes caching=None|ReadOnly|ReadWrite, \
+                     transport=auto|dev-fuse|io-uring, allow_other, threads=N, debug)"
                 ));
             }
         }
@@ -191,7 +194,7 @@ mod tests {
                 "ssefs:/var/lib/ssefs",
                 "/mnt/d",
                 "-o",
-                "rw,caching=ReadOnly,allow_other,threads=4,nofail,x-systemd.automount,_netdev",
+                "rw,caching=ReadOnly,allow_other,threads=4,transport=io-uring,nofail,x-systemd.automount,_netdev",
                 "-t",
                 "fuse.ssefs",
             ]),
@@ -204,7 +207,9 @@ mod tests {
                 "ReadOnly",
                 "--allow-other",
                 "--threads",
-                "4"
+                "4",
+                "--transport",
+                "io-uring"
             ]
         );
         assert_eq!(

@@ -397,7 +397,7 @@ fn run(args: &MountArgs, handler: Arc<remote::Handler>, ready: &mut Option<File>
             let (fs, granted) = fs.with_ring();
             let plan = crate::fs::session::RingPlan {
                 granted,
-                per_queue: args.threads.max(1),
+                threads: args.threads.max(1),
                 required: args.transport == Transport::IoUring,
             };
             (fs, Some(plan))

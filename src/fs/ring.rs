@@ -346,7 +346,12 @@ fn with_len(sqe: Entry128, len: u32) -> Entry128 {
 impl RingEntry {
     /// Sets the entry up and registers it on queue `qid`; an error is the kernel's answer.
     fn register(dev: RawFd, qid: u16, payload_len: usize) -> io::Result<RingEntry> {
-        let ring = IoUring::<Entry128, cqueue::Entry>::builder().build(2)?;
+        // Only this thread ever uses the ring, and only waits in io_uring_enter: the kernel may
+        // then run the command's completion work there (no signal to interrupt the thread).
+        let ring = IoUring::<Entry128, cqueue::Entry>::builder()
+            .setup_single_issuer()
+            .setup_defer_taskrun()
+            .build(2)?;
         let buffer = Arc::new(EntryBuffer::new(payload_len)?);
         let iov = Box::new([
             libc::iovec {
@@ -423,7 +428,10 @@ impl RingEntry {
             };
             if result < 0 {
                 // ENOTCONN/ECONNABORTED/ECANCELED: the mount is gone, the normal way to end.
-                if !matches!(-result, libc::ENOTCONN | libc::ECONNABORTED | libc::ECANCELED) {
+                if !matches!(
+                    -result,
+                    libc::ENOTCONN | libc::ECONNABORTED | libc::ECANCELED
+                ) {
                     let e = io::Error::from_raw_os_error(-result);
                     log::warn(&format!("io_uring queue {}: {e}", self.qid));
                 }
@@ -435,8 +443,11 @@ impl RingEntry {
             let sqe = opcode::UringCmd80::new(types::Fd(self.dev), CMD_COMMIT_AND_FETCH)
                 .cmd(cmd_req(commit_id, self.qid))
                 .build();
-            if let Err(e) = self.submit(sqe) {
-                log::warn(&format!("io_uring queue {}: commit: {e}", self.qid));
+            // Queued only: the next wait submits it and waits for the next request in one
+            // system call.
+            // SAFETY: the SQE points at nothing but the entry's own command area.
+            if unsafe { self.ring.submission().push(&sqe) }.is_err() {
+                log::warn(&format!("io_uring queue {}: commit: no room", self.qid));
                 return;
             }
         }
@@ -552,8 +563,8 @@ pub fn start<FS: Filesystem>(
             let tx = tx.clone();
             let spawned = std::thread::Builder::new()
                 .name(format!("ssefs-ring-{qid}-{n}"))
-                .spawn(move || {
-                    match RingEntry::register(dev, qid as u16, payload_len) {
+                .spawn(
+                    move || match RingEntry::register(dev, qid as u16, payload_len) {
                         Ok(mut entry) => {
                             let _ = tx.send((qid, Ok(())));
                             entry.serve(&dispatcher, &stop);
@@ -561,8 +572,8 @@ pub fn start<FS: Filesystem>(
                         Err(e) => {
                             let _ = tx.send((qid, Err(e)));
                         }
-                    }
-                });
+                    },
+                );
             match spawned {
                 Ok(worker) => workers.push(worker),
                 Err(e) => {
@@ -626,7 +637,10 @@ mod tests {
     fn the_command_area_holds_commit_id_and_queue() {
         let cmd = cmd_req(0x1122_3344_5566_7788, 3);
         assert_eq!(&cmd[0..8], &[0u8; 8]);
-        assert_eq!(u64::from_ne_bytes(cmd[8..16].try_into().unwrap_or_default()), 0x1122_3344_5566_7788);
+        assert_eq!(
+            u64::from_ne_bytes(cmd[8..16].try_into().unwrap_or_default()),
+            0x1122_3344_5566_7788
+        );
         assert_eq!(u16::from_ne_bytes([cmd[16], cmd[17]]), 3);
     }
 
@@ -636,9 +650,18 @@ mod tests {
             .addr(Some(0xdead_beef))
             .build();
         let bytes: [u8; 128] = unsafe { std::mem::transmute(with_len(sqe, 2)) };
-        assert_eq!(u32::from_ne_bytes(bytes[24..28].try_into().unwrap_or_default()), 2);
-        assert_eq!(u64::from_ne_bytes(bytes[16..24].try_into().unwrap_or_default()), 0xdead_beef);
-        assert_eq!(i32::from_ne_bytes(bytes[4..8].try_into().unwrap_or_default()), 5);
+        assert_eq!(
+            u32::from_ne_bytes(bytes[24..28].try_into().unwrap_or_default()),
+            2
+        );
+        assert_eq!(
+            u64::from_ne_bytes(bytes[16..24].try_into().unwrap_or_default()),
+            0xdead_beef
+        );
+        assert_eq!(
+            i32::from_ne_bytes(bytes[4..8].try_into().unwrap_or_default()),
+            5
+        );
     }
 
     #[test]
@@ -660,11 +683,17 @@ mod tests {
                 IoSlice::new(&body),
             ])
             .unwrap_or_else(|e| panic!("{e}"));
-        assert!(reply.send(&[IoSlice::new(&header)]).is_err(), "answered twice");
+        assert!(
+            reply.send(&[IoSlice::new(&header)]).is_err(),
+            "answered twice"
+        );
         assert_eq!(reply.wait(), 100);
         // SAFETY: test-only reads of the mapping.
         unsafe {
-            assert_eq!(std::slice::from_raw_parts(buffer.headers(), OUT_HEADER_SIZE), &header);
+            assert_eq!(
+                std::slice::from_raw_parts(buffer.headers(), OUT_HEADER_SIZE),
+                &header
+            );
             assert_eq!(std::slice::from_raw_parts(buffer.payload(), 100), &body);
         }
         let too_big = vec![0u8; PAGE + OUT_HEADER_SIZE + 1];

@@ -43,14 +43,21 @@ case_() { CASE=$((CASE + 1)); echo "  [$CASE] $*"; }
 fail() { echo "FAIL: $*" >&2; exit 1; }
 assert_eq() { [ "$1" = "$2" ] || fail "${3:-values differ}: '$1' != '$2'"; }
 
-# mount_store [OPTIONS]: mounts the scratch store at $MNT. SSEFS_TEST_CACHING (set by
-# scripts/test.sh to rerun the data-path tests in every host caching mode) applies unless the
-# test names its own --caching.
+# mount_store [OPTIONS]: mounts the scratch store at $MNT. SSEFS_TEST_CACHING and
+# SSEFS_TEST_TRANSPORT (set by scripts/test.sh to rerun the data-path tests in every host
+# caching mode and over io_uring) apply unless the test names its own --caching or
+# --transport. With `--transport io-uring` a mount that cannot use io_uring fails.
 mount_store() {
+  local extra=()
   case " $* " in
-    *" --caching "*) ssefs mount "$MNT" "$@" ;;
-    *) ssefs mount "$MNT" ${SSEFS_TEST_CACHING:+--caching "$SSEFS_TEST_CACHING"} "$@" ;;
+    *" --caching "*) ;;
+    *) extra+=(${SSEFS_TEST_CACHING:+--caching "$SSEFS_TEST_CACHING"}) ;;
   esac
+  case " $* " in
+    *" --transport "*) ;;
+    *) extra+=(${SSEFS_TEST_TRANSPORT:+--transport "$SSEFS_TEST_TRANSPORT"}) ;;
+  esac
+  ssefs mount "$MNT" ${extra[@]+"${extra[@]}"} "$@"
 }
 unmount_store() { ssefs unmount "$MNT"; }
 
