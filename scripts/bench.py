@@ -22,6 +22,9 @@ GIB = 1 << 30
 PASS = "bench-passphrase"
 
 
+URING = "/sys/module/fuse/parameters/enable_uring"
+
+
 def sh(cmd, check=True, capture=True, env=None, timeout=600):
     r = subprocess.run(cmd, shell=True, check=False, capture_output=capture, text=True, env=env, timeout=timeout)
     if check and r.returncode != 0:
@@ -93,10 +96,15 @@ class Loop(Target):
 class Ssefs(Target):
     name = "ssefs"
 
-    def __init__(self, d, caching="None", readahead=False):
+    def __init__(self, d, caching="None", readahead=False, transport="dev-fuse"):
         # The default mode keeps the plain name "ssefs" (the ratio columns compare it); the
-        # other host caching modes, and None with ssefs's read-ahead, are columns of their own.
-        self.name = "ssefs" if caching == "None" and not readahead else f"ssefs {caching}" + (" read-ahead" if readahead else "")
+        # other host caching modes, None with ssefs's read-ahead, and FUSE over io_uring are
+        # columns of their own.
+        if caching == "None" and not readahead and transport == "dev-fuse":
+            self.name = "ssefs"
+        else:
+            self.name = ("ssefs" if caching == "None" else f"ssefs {caching}") + \
+                (" read-ahead" if readahead else "") + (" io_uring" if transport == "io-uring" else "")
         tag = self.name.replace(" ", "-")
         self.env = dict(os.environ, SSEFS_STORE=os.path.join(d, f"{tag}-store"))
         if readahead:
@@ -109,7 +117,21 @@ class Ssefs(Target):
         self.az(f"disk-encryption-set create -n bdes -g b --key-url {url} -o none")
         pid = self.az("disk-encryption-set show -n bdes --query identity.principalId -o tsv")
         self.az(f"keyvault set-policy -n benchkv --object-id {pid} --key-permissions get wrapkey unwrapkey -o none")
-        self.az(f"mount {self.mnt} --caching {caching}")
+        if transport == "io-uring":
+            # The kernel's switch only matters while the mount is made (the connection keeps
+            # io_uring once it has it): set it for this mount and put the old value back, so
+            # that the other columns are served over /dev/fuse whatever the machine's setting.
+            with open(URING) as f:
+                was = f.read().strip()
+            try:
+                with open(URING, "w") as f:
+                    f.write("Y")
+                self.az(f"mount {self.mnt} --caching {caching} --transport io-uring")
+            finally:
+                with open(URING, "w") as f:
+                    f.write(was)
+        else:
+            self.az(f"mount {self.mnt} --caching {caching} --transport dev-fuse")
         self.path = None
         self.serial = 0
 
@@ -386,6 +408,12 @@ def main():
         plain, loop = Plain(work), Loop(work)
         ss = Ssefs(work)
         targets = [plain, loop, ss, Ssefs(work, "None", readahead=True), Ssefs(work, "ReadOnly"), Ssefs(work, "ReadWrite")]
+        ring = None
+        if os.path.exists(URING):
+            ring = Ssefs(work, "None", transport="io-uring")
+            targets += [ring, Ssefs(work, "ReadOnly", transport="io-uring")]
+        else:
+            results["io_uring"] = f"not measured: this kernel has no FUSE over io_uring ({URING})"
         for ctor in (Gocryptfs, QsdLuks):
             try:
                 targets.append(ctor(work))
@@ -412,6 +440,9 @@ def main():
         results["io"] = rows
         print("== daemon RSS, 100 disks open, under fio", flush=True)
         results["ssefs RSS MiB (100 disks open, under load)"] = rss_with_100_open(ss, runtime)
+        if ring:
+            print("== daemon RSS over io_uring, 100 disks open, under fio", flush=True)
+            results["ssefs io_uring RSS MiB (100 disks open, under load)"] = rss_with_100_open(ring, runtime)
         print("== control plane", flush=True)
         results["control"] = control_plane(work)
         results["control"].update(unwrap_costs(work))
@@ -458,13 +489,32 @@ def report(r):
             ratios.append(f"{ss / pv:.1f}x" if ss and pv else "—")
         print(f"| {m} | " + " | ".join(cells) + " | " + " | ".join(ratios) + " |")
     print()
+    # The goals hold if met in at least one mode that keeps every promise: the best ssefs
+    # column of each row, against the plain file and each peer.
+    modes = [n for n in names if n.startswith("ssefs")]
+    print("| metric | best ssefs mode | value | / plain | " + " | ".join(f"/ {p}" for p in peers) + " |")
+    print("| --- " * (4 + len(peers)) + "|")
+    for m in metrics:
+        have = [(rows[n][m], n) for n in modes if rows[n].get(m) is not None]
+        if not have:
+            continue
+        best, mode = max(have)
+        base = rows["plain file"].get(m)
+        cells = [f"{best / base:.2f}x" if base else "—"]
+        cells += [f"{best / rows[p][m]:.1f}x" if rows[p].get(m) else "—" for p in peers]
+        print(f"| {m} | {mode} | {best:,.0f} | " + " | ".join(cells) + " |")
+    print()
     print(f"dm-crypt: {r['dm-crypt']}")
+    if "io_uring" in r:
+        print(f"io_uring: {r['io_uring']}")
     print()
     print("| control plane | value |")
     print("| --- | ---: |")
     for k, v in r["control"].items():
         print(f"| {k} | {v:.2f} |")
     print(f"| ssefs daemon peak RSS, 100 disks open under fio (MiB) | {r['ssefs RSS MiB (100 disks open, under load)']:.1f} |")
+    if "ssefs io_uring RSS MiB (100 disks open, under load)" in r:
+        print(f"| the same over io_uring (MiB) | {r['ssefs io_uring RSS MiB (100 disks open, under load)']:.1f} |")
 
 
 if __name__ == "__main__":

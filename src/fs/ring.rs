@@ -211,6 +211,11 @@ impl EntryBuffer {
         unsafe { std::ptr::read_unaligned(self.headers().add(offset).cast::<u64>()) }
     }
 
+    /// The `unique` of the request in the entry (`fuse_in_header`, before any reply).
+    fn request_unique(&self) -> u64 {
+        self.read_u64(HEADER_IN_OUT + 8)
+    }
+
     fn write_u32(&self, offset: usize, value: u32) {
         debug_assert!(offset + 4 <= HEADERS_SIZE);
         // SAFETY: as above.
@@ -281,12 +286,16 @@ impl std::fmt::Debug for EntryReply {
 impl RawReplySender for EntryReply {
     fn send(&self, data: &[IoSlice<'_>]) -> io::Result<()> {
         let total: usize = data.iter().map(|s| s.len()).sum();
-        if total < OUT_HEADER_SIZE || total - OUT_HEADER_SIZE > self.buffer.payload_len {
-            return Err(io::Error::from_raw_os_error(libc::EINVAL));
-        }
         let mut state = self.state.lock();
         if !matches!(*state, ReplyState::Waiting) {
             return Err(io::Error::from_raw_os_error(libc::EALREADY));
+        }
+        if total < OUT_HEADER_SIZE || total - OUT_HEADER_SIZE > self.buffer.payload_len {
+            // The entry must still be answered, or it would wait forever: with EIO.
+            *state =
+                ReplyState::Staged(error_header(self.buffer.request_unique(), libc::EIO).into());
+            self.answered.notify_one();
+            return Err(io::Error::from_raw_os_error(libc::EINVAL));
         }
         *state = if self.direct {
             let parts: Vec<&[u8]> = data.iter().map(|s| &**s).collect();
@@ -312,6 +321,15 @@ impl EntryReply {
             }
         }
     }
+}
+
+/// A reply of `fuse_out_header` alone: the request `unique` failed with `errno`.
+fn error_header(unique: u64, errno: i32) -> [u8; OUT_HEADER_SIZE] {
+    let mut header = [0u8; OUT_HEADER_SIZE];
+    header[0..4].copy_from_slice(&(OUT_HEADER_SIZE as u32).to_ne_bytes());
+    header[4..8].copy_from_slice(&(-errno).to_ne_bytes());
+    header[8..16].copy_from_slice(&unique.to_ne_bytes());
+    header
 }
 
 /// One entry: its ring, its buffers, and the queue it serves.
@@ -501,11 +519,7 @@ impl RingEntry {
 
     /// Answers the request in the entry with `errno` (when fuser could not).
     fn error_reply(&self, reply: &EntryReply, errno: i32) {
-        let unique = self.buffer.read_u64(HEADER_IN_OUT + 8);
-        let mut header = [0u8; OUT_HEADER_SIZE];
-        header[0..4].copy_from_slice(&(OUT_HEADER_SIZE as u32).to_ne_bytes());
-        header[4..8].copy_from_slice(&(-errno).to_ne_bytes());
-        header[8..16].copy_from_slice(&unique.to_ne_bytes());
+        let header = error_header(self.buffer.request_unique(), errno);
         let _ = reply.send(&[IoSlice::new(&header)]);
     }
 }
@@ -704,6 +718,14 @@ mod tests {
             answered: Condvar::new(),
         };
         assert!(reply.send(&[IoSlice::new(&too_big)]).is_err());
+        // ... and the entry is answered with EIO instead, so that it never waits forever.
+        assert_eq!(reply.wait(), 0);
+        // SAFETY: test-only read of the mapping.
+        let header = unsafe { std::slice::from_raw_parts(reply.buffer.headers(), 8) };
+        assert_eq!(
+            i32::from_ne_bytes(header[4..8].try_into().unwrap_or_default()),
+            -libc::EIO
+        );
     }
 
     #[test]
