@@ -151,7 +151,7 @@ pub fn mount(args: &MountArgs, handler: Arc<remote::Handler>) -> Result<()> {
         ));
     }
     if args.transport == Transport::IoUring
-        && let Some(why) = ring::dev_fuse_reason(args.transport, ring::kernel_switch().as_deref())
+        && let Some(why) = ring::unavailable(args.transport)
     {
         return Err(Error::not_supported(format!("--transport io-uring: {why}")));
     }
@@ -390,8 +390,11 @@ fn run(args: &MountArgs, handler: Arc<remote::Handler>, ready: &mut Option<File>
     };
     let fs = StoreFs::new(service.clone(), uid, gid, args.caching).with_writeback(writeback);
     // FUSE over io_uring when asked for and the kernel's switch allows it (fs::ring).
-    let dev_fuse_reason = ring::dev_fuse_reason(args.transport, ring::kernel_switch().as_deref());
-    let (fs, ring_plan) = match dev_fuse_reason {
+    let dev_fuse_reason = ring::unavailable(args.transport);
+    let (fs, ring_plan) = match &dev_fuse_reason {
+        Some(why) if args.transport == Transport::IoUring => {
+            return Err(Error::not_supported(format!("--transport io-uring: {why}")));
+        }
         Some(_) => (fs, None),
         None => {
             let (fs, granted) = fs.with_ring();

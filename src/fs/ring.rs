@@ -39,6 +39,9 @@ use parking_lot::{Condvar, Mutex};
 
 use crate::log;
 
+/// The opcodes that get no reply.
+const FUSE_FORGET: u32 = 2;
+const FUSE_BATCH_FORGET: u32 = 42;
 /// `enum fuse_uring_cmd` (include/uapi/linux/fuse.h).
 const CMD_REGISTER: u32 = 1;
 const CMD_COMMIT_AND_FETCH: u32 = 2;
@@ -112,6 +115,16 @@ pub fn dev_fuse_reason(choice: Transport, switch: Option<&str>) -> Option<String
     }
 }
 
+/// Why this mount will not be served over io_uring, from the choice, the kernel's switch and
+/// whether this process may use io_uring at all ([`probe`]); `None`: it will try.
+pub fn unavailable(choice: Transport) -> Option<String> {
+    dev_fuse_reason(choice, kernel_switch().as_deref()).or_else(|| {
+        probe()
+            .err()
+            .map(|e| format!("io_uring unavailable to this process: {e}"))
+    })
+}
+
 /// The transport line for `/dev/fuse` and why.
 pub fn dev_fuse_line(reason: &str) -> String {
     format!("transport: /dev/fuse ({reason})")
@@ -126,8 +139,8 @@ pub fn ring_line(per_queue: &[usize]) -> String {
     )
 }
 
-/// The queues the kernel keeps: one per possible CPU (`nr_cpu_ids`), every one of which needs
-/// an entry before the kernel uses the rings.
+/// The queues the kernel keeps: one per possible CPU (`num_possible_cpus()`), every one of
+/// which needs an entry before the kernel uses the rings.
 pub fn possible_cpus() -> io::Result<usize> {
     let text = std::fs::read_to_string("/sys/devices/system/cpu/possible")?;
     parse_cpu_list(&text).ok_or_else(|| {
@@ -138,14 +151,36 @@ pub fn possible_cpus() -> io::Result<usize> {
     })
 }
 
-/// The highest CPU of a list such as `0-3,8` plus one.
+/// How many CPUs a list such as `0-3,8` names.
 fn parse_cpu_list(text: &str) -> Option<usize> {
-    let mut highest = None;
+    let mut count = 0;
     for part in text.trim().split(',') {
-        let last = part.rsplit('-').next()?.trim().parse::<usize>().ok()?;
-        highest = Some(highest.map_or(last, |h: usize| h.max(last)));
+        let (first, last) = part.split_once('-').unwrap_or((part, part));
+        let (first, last) = (
+            first.trim().parse::<usize>().ok()?,
+            last.trim().parse::<usize>().ok()?,
+        );
+        count += last.checked_sub(first)? + 1;
     }
-    highest.map(|h| h + 1)
+    Some(count)
+}
+
+/// Builds a ring as the entries do and drops it: whether this process may use io_uring at all
+/// (`kernel.io_uring_disabled`, a seccomp filter, the descriptor limit). Asked before the
+/// mount, because once the kernel has granted FUSE over io_uring at init it holds every request
+/// until each queue has an entry or a registration is refused.
+pub fn probe() -> io::Result<()> {
+    new_ring().map(drop)
+}
+
+/// A ring for one entry: 128-byte SQEs (the command area), used by one thread only, which only
+/// ever waits in io_uring_enter, so the kernel may run the command's completion work there
+/// (no signal to interrupt the thread).
+fn new_ring() -> io::Result<IoUring<Entry128, cqueue::Entry>> {
+    IoUring::<Entry128, cqueue::Entry>::builder()
+        .setup_single_issuer()
+        .setup_defer_taskrun()
+        .build(2)
 }
 
 /// One entry's memory: the request header in the first page, the payload from the second.
@@ -364,12 +399,7 @@ fn with_len(sqe: Entry128, len: u32) -> Entry128 {
 impl RingEntry {
     /// Sets the entry up and registers it on queue `qid`; an error is the kernel's answer.
     fn register(dev: RawFd, qid: u16, payload_len: usize) -> io::Result<RingEntry> {
-        // Only this thread ever uses the ring, and only waits in io_uring_enter: the kernel may
-        // then run the command's completion work there (no signal to interrupt the thread).
-        let ring = IoUring::<Entry128, cqueue::Entry>::builder()
-            .setup_single_issuer()
-            .setup_defer_taskrun()
-            .build(2)?;
+        let ring = new_ring()?;
         let buffer = Arc::new(EntryBuffer::new(payload_len)?);
         let iov = Box::new([
             libc::iovec {
@@ -486,7 +516,11 @@ impl RingEntry {
             answered: Condvar::new(),
         });
         match op_len {
-            Some(op_len) if op_len <= OP_IN_SIZE && payload_len <= buffer.payload_len => {
+            // fuser reads the headers in place: they must start 8-byte aligned, as every
+            // operation header's size keeps them.
+            Some(op_len)
+                if op_len <= OP_IN_SIZE && op_len % 8 == 0 && payload_len <= buffer.payload_len =>
+            {
                 let start = IN_HEADER_SIZE + op_len;
                 // SAFETY: the request bytes go to the end of the header page (start <= 168 <
                 // PAGE - HEADERS_SIZE), just before the payload; nothing else refers to them.
@@ -501,9 +535,30 @@ impl RingEntry {
                     );
                     std::slice::from_raw_parts(dest, start + payload_len)
                 };
-                if let Err(e) = dispatcher.dispatch(request, reply.clone()) {
-                    log::warn(&format!("io_uring queue {}: {e}", self.qid));
-                    self.error_reply(&reply, libc::EIO);
+                // A handler that panics must not take the entry (and the request's caller)
+                // with it: the request is answered with EIO.
+                let dispatched = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    dispatcher.dispatch(request, reply.clone())
+                }));
+                match dispatched {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => {
+                        log::warn(&format!("io_uring queue {}: {e}", self.qid));
+                        self.error_reply(&reply, libc::EIO);
+                    }
+                    Err(_) => {
+                        log::warn(&format!("io_uring queue {}: a handler panicked", self.qid));
+                        self.error_reply(&reply, libc::EIO);
+                    }
+                }
+                // FORGET expects no reply, and fuser gives none; the entry still has to be
+                // committed (with an empty reply, as libfuse does). The kernel sends it over
+                // the ring only from a READDIRPLUS, which ssefs does not ask for.
+                if matches!(
+                    buffer.read_u32(HEADER_IN_OUT + 4),
+                    FUSE_FORGET | FUSE_BATCH_FORGET
+                ) {
+                    self.error_reply(&reply, 0);
                 }
             }
             _ => {
@@ -517,7 +572,8 @@ impl RingEntry {
         reply.wait()
     }
 
-    /// Answers the request in the entry with `errno` (when fuser could not).
+    /// Answers the request in the entry with `errno` (when fuser could not; 0: an empty
+    /// reply). Does nothing once the request is answered.
     fn error_reply(&self, reply: &EntryReply, errno: i32) {
         let header = error_header(self.buffer.request_unique(), errno);
         let _ = reply.send(&[IoSlice::new(&header)]);
@@ -545,8 +601,11 @@ pub struct Started {
     pub rings: Rings,
     /// Entries registered, per queue.
     pub per_queue: Vec<usize>,
-    /// The first refusal, if any entry was refused.
+    /// The first refusal, if any entry was refused (by the kernel or here).
     pub refused: Option<io::Error>,
+    /// After a fallback: the kernel could not be told to give up io_uring, so it holds every
+    /// request of the mount (the mount must go).
+    pub stuck: Option<io::Error>,
 }
 
 impl Started {
@@ -570,8 +629,19 @@ pub fn start<FS: Filesystem>(
     let (tx, rx) = mpsc::channel::<(usize, io::Result<()>)>();
     let mut workers = Vec::new();
     let mut refused = None;
+    // Test hook (tests/sh/16): the entries of this queue fail before they register, as when
+    // this process runs out of descriptors or memory, to prove the fallback to /dev/fuse.
+    let failing_queue = std::env::var("SSEFS_TEST_RING_FAIL_QUEUE")
+        .ok()
+        .and_then(|q| q.parse::<usize>().ok());
     for qid in 0..queues {
         for n in 0..per_queue {
+            if failing_queue == Some(qid) {
+                refused.get_or_insert(io::Error::other(format!(
+                    "queue {qid}: failed before registering (SSEFS_TEST_RING_FAIL_QUEUE)"
+                )));
+                continue;
+            }
             let dispatcher = dispatcher.clone();
             let stop = stop.clone();
             let tx = tx.clone();
@@ -610,26 +680,53 @@ pub fn start<FS: Filesystem>(
         rings: Rings { stop, workers },
         per_queue: registered,
         refused,
+        stuck: None,
     };
     if started.in_use() {
-        started
-    } else {
-        // Not every queue has an entry, so the kernel keeps /dev/fuse: drop the rings (their
-        // commands are cancelled with them).
-        let Started {
-            rings,
-            per_queue,
-            refused,
-        } = started;
-        rings.stop();
-        Started {
-            rings: Rings {
-                stop: Arc::new(AtomicBool::new(true)),
-                workers: Vec::new(),
-            },
-            per_queue: vec![0; per_queue.len()],
-            refused,
+        if let Some(e) = &started.refused {
+            log::warn(&format!("io_uring: some entries were not registered: {e}"));
         }
+        return started;
+    }
+    // Not every queue has an entry, so the kernel never switches to the rings; but having
+    // granted io_uring at init it holds every new request until it does, unless a
+    // registration is refused. Make sure one is, then drop the rings (their commands are
+    // cancelled with them): /dev/fuse serves.
+    let stuck = refuse_registration(dev).err();
+    let Started {
+        rings,
+        per_queue,
+        refused,
+        ..
+    } = started;
+    rings.stop();
+    Started {
+        rings: Rings {
+            stop: Arc::new(AtomicBool::new(true)),
+            workers: Vec::new(),
+        },
+        per_queue: vec![0; per_queue.len()],
+        refused,
+        stuck,
+    }
+}
+
+/// Sends a registration the kernel must refuse (a queue that does not exist): a refused
+/// REGISTER turns io_uring off for the connection and wakes the requests it was holding.
+fn refuse_registration(dev: RawFd) -> io::Result<()> {
+    let mut ring = new_ring()?;
+    let sqe = opcode::UringCmd80::new(types::Fd(dev), CMD_REGISTER)
+        .cmd(cmd_req(0, u16::MAX))
+        .build();
+    // SAFETY: the SQE points at nothing (the kernel checks the queue before the iovecs).
+    unsafe { ring.submission().push(&with_len(sqe, 2)) }
+        .map_err(|_| io::Error::from_raw_os_error(libc::EBUSY))?;
+    ring.submit_and_wait(1)?;
+    match ring.completion().next() {
+        Some(cqe) if cqe.result() < 0 => Ok(()),
+        _ => Err(io::Error::other(
+            "the kernel accepted a registration for a queue that does not exist",
+        )),
     }
 }
 
@@ -638,12 +735,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn possible_cpus_are_counted_from_the_highest() {
+    fn possible_cpus_are_counted() {
         assert_eq!(parse_cpu_list("0-1\n"), Some(2));
         assert_eq!(parse_cpu_list("0\n"), Some(1));
-        assert_eq!(parse_cpu_list("0-3,8-9"), Some(10));
-        assert_eq!(parse_cpu_list("0,2,5"), Some(6));
+        // A sparse list counts its CPUs, as the kernel's num_possible_cpus() does.
+        assert_eq!(parse_cpu_list("0-3,8-9"), Some(6));
+        assert_eq!(parse_cpu_list("0,2,5"), Some(3));
         assert_eq!(parse_cpu_list("x"), None);
+        assert_eq!(parse_cpu_list("3-1"), None);
         assert!(possible_cpus().is_ok_and(|n| n >= 1));
     }
 

@@ -47,7 +47,9 @@ pub struct RingPlan {
     /// Set at init when the kernel granted FUSE over io_uring.
     pub granted: Arc<AtomicBool>,
     /// Request threads (`--threads`): the entries, each with its thread, spread evenly over
-    /// the queues (at least one per queue). Measured here, 4 to 8 entries per queue serve 4 KiB
+    /// the queues, at least two per queue: a reply given by another thread (a `/.control`
+    /// write of a ReadWrite mount, which flushes the writeback cache through the same queue)
+    /// keeps its entry busy meanwhile. Measured here, 4 to 8 entries per queue serve 4 KiB
     /// random I/O faster than 16 or 32 (README).
     pub threads: usize,
     /// `--transport io-uring`: the mount fails rather than fall back.
@@ -120,7 +122,16 @@ impl Session {
     ) -> Result<()> {
         let dev = self.inner.as_fd().as_raw_fd();
         let mountpoint = self.mountpoint;
-        let mut refused_required = None;
+        // Why the mount cannot be served, found before serving began.
+        let mut failure: Option<Error> = None;
+        let mut serving_began = false;
+        let not_served = || Err(std::io::Error::from_raw_os_error(libc::EIO));
+        let required = |line: &str| {
+            Error::not_supported(format!(
+                "--transport io-uring: {}",
+                line.trim_start_matches("transport: ")
+            ))
+        };
         let served = self.inner.run_with(|dispatcher| {
             let mut rings = None;
             let line = match ring {
@@ -129,14 +140,20 @@ impl Session {
                     let line =
                         ring::dev_fuse_line("the kernel did not grant FUSE_OVER_IO_URING at init");
                     if plan.required {
-                        refused_required = Some(line);
-                        return Err(std::io::Error::from_raw_os_error(libc::EOPNOTSUPP));
+                        failure = Some(required(&line));
+                        return not_served();
                     }
                     line
                 }
                 Some(plan) => {
-                    let queues = ring::possible_cpus()?;
-                    let per_queue = plan.threads.div_ceil(queues).max(1);
+                    let queues = match ring::possible_cpus() {
+                        Ok(queues) => queues,
+                        Err(e) => {
+                            failure = Some(Error::io("count the CPUs (io_uring queues)", e));
+                            return not_served();
+                        }
+                    };
+                    let per_queue = plan.threads.div_ceil(queues).max(2);
                     let started =
                         ring::start(dev, &dispatcher, queues, per_queue, StoreFs::MAX_PAYLOAD);
                     if started.in_use() {
@@ -144,19 +161,24 @@ impl Session {
                         rings = Some(started.rings);
                         line
                     } else {
+                        if let Some(e) = started.stuck {
+                            failure = Some(Error::io("fall back from io_uring to /dev/fuse", e));
+                            return not_served();
+                        }
                         let why = started.refused.map_or_else(
                             || "io_uring entries not registered".to_string(),
                             |e| format!("io_uring entries refused: {e}"),
                         );
                         let line = ring::dev_fuse_line(&why);
                         if plan.required {
-                            refused_required = Some(line);
-                            return Err(std::io::Error::from_raw_os_error(libc::EOPNOTSUPP));
+                            failure = Some(required(&line));
+                            return not_served();
                         }
                         line
                     }
                 }
             };
+            serving_began = true;
             serving(&line);
             Ok(Box::new(move || {
                 if let Some(rings) = rings {
@@ -164,13 +186,12 @@ impl Session {
                 }
             }))
         });
-        if let Some(line) = refused_required {
+        if !serving_began {
             // Nothing served the mount: take it away, and say why.
             let _ = detach(&mountpoint);
-            return Err(Error::not_supported(format!(
-                "--transport io-uring: {}",
-                line.trim_start_matches("transport: ")
-            )));
+        }
+        if let Some(e) = failure {
+            return Err(e);
         }
         served.map_err(|e| Error::io("serve the mount", e))
     }

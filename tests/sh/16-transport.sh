@@ -93,6 +93,38 @@ if [ -e "$PARAM" ]; then
   assert_eq "$got" "$want" "the data written over io_uring, read over /dev/fuse"
   unmount_store
 
+  case_ "entries that fail before registering: the mount falls back to /dev/fuse and serves (nothing held by the kernel)"
+  last=$((CPUS - 1))
+  echo Y >"$PARAM"
+  SSEFS_TEST_RING_FAIL_QUEUE=$last mount_says "" "transport: /dev/fuse (io_uring entries refused: queue $last: failed before registering (SSEFS_TEST_RING_FAIL_QUEUE))"
+  assert_eq "$(daemon_rings)" 0 "io_uring rings held by the daemon"
+  # A hang here (the kernel holding requests for rings that never come) fails the test.
+  got=$(timeout 60 head -c $((8 << 20)) "$MNT/disks/d1" | sha256sum | cut -d' ' -f1)
+  assert_eq "$got" "$want" "read after the fallback"
+  timeout 60 dd if="$WORK/data" of="$MNT/disks/d1" bs=1M conv=notrunc,fsync status=none || fail "write after the fallback"
+  unmount_store
+
+  case_ "... and with --transport io-uring the same failure fails the mount, leaving nothing mounted"
+  if SSEFS_TEST_RING_FAIL_QUEUE=$last ssefs mount "$MNT" --transport io-uring 2>"$WORK/mount.err"; then fail "mounted without io_uring"; fi
+  grep -qF "(NotSupported) --transport io-uring: /dev/fuse (io_uring entries refused: queue $last" "$WORK/mount.err" ||
+    fail "unclear: $(cat "$WORK/mount.err")"
+  ! grep -q " $MNT " /proc/mounts || fail "a mount was left behind"
+
+  if [ -w /proc/sys/kernel/io_uring_disabled ]; then
+    case_ "io_uring forbidden to processes (kernel.io_uring_disabled=2): /dev/fuse, and the line says why"
+    DISABLED=$(cat /proc/sys/kernel/io_uring_disabled)
+    trap 'st=$?; set +e; echo "$OLD" >"$PARAM"; echo "$DISABLED" >/proc/sys/kernel/io_uring_disabled; (exit $st); cleanup' EXIT
+    echo 2 >/proc/sys/kernel/io_uring_disabled
+    mount_says Y "transport: /dev/fuse (io_uring unavailable to this process: Operation not permitted (os error 1))"
+    got=$(timeout 60 head -c $((8 << 20)) "$MNT/disks/d1" | sha256sum | cut -d' ' -f1)
+    assert_eq "$got" "$want" "read with io_uring forbidden"
+    unmount_store
+    if ssefs mount "$MNT" --transport io-uring 2>"$WORK/mount.err"; then fail "mounted without io_uring"; fi
+    grep -qF "(NotSupported) --transport io-uring: io_uring unavailable to this process" "$WORK/mount.err" ||
+      fail "unclear: $(cat "$WORK/mount.err")"
+    echo "$DISABLED" >/proc/sys/kernel/io_uring_disabled
+  fi
+
   case_ "enable_uring=N with --transport io-uring: the mount fails and says why"
   echo N >"$PARAM"
   if ssefs mount "$MNT" --transport io-uring 2>"$WORK/mount.err"; then fail "mounted without io_uring"; fi
