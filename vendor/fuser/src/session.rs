@@ -323,11 +323,17 @@ impl<FS: Filesystem> Session<FS> {
                 allowed,
                 session_owner,
             };
-            threads.push(
-                thread::Builder::new()
-                    .name(thread_name)
-                    .spawn(move || event_loop.event_loop())?,
-            );
+            match thread::Builder::new()
+                .name(thread_name)
+                .spawn(move || event_loop.event_loop())
+            {
+                Ok(thread) => threads.push(thread),
+                Err(e) => {
+                    // The other transport holds the filesystem too: end it before leaving.
+                    stop_transport();
+                    return Err(e);
+                }
+            }
         }
 
         let mut reply: io::Result<()> = Ok(());
