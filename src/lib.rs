@@ -18,6 +18,7 @@
 //! - **runner**: the process that runs a VM over the plaintext disk files of the mount (qemu,
 //!   or the `vm.runner` template), started and reaped by [`vm`].
 
+pub mod buffers;
 pub mod cli;
 pub mod clock;
 pub mod config;

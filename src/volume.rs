@@ -14,33 +14,12 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::RwLock;
-use zeroize::Zeroize;
 
+use crate::buffers::with_buffer;
 use crate::crypto::{DataKey, SECTOR_SIZE, SectorCipher};
 use crate::error::{Error, IoContext, Result};
 
 const SECTOR: u64 = SECTOR_SIZE as u64;
-
-thread_local! {
-    /// A per-thread buffer for whole sectors, reused across requests: a fresh 1 MiB vector per
-    /// request costs more in page faults than the AES work. It only ever holds ciphertext
-    /// after a write, and is wiped after an unaligned read.
-    static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// Runs `f` with this thread's scratch buffer of exactly `len` bytes (contents undefined).
-fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [u8]) -> R) -> R {
-    SCRATCH.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut buf) => {
-            if buf.len() < len {
-                buf.resize(len, 0);
-            }
-            f(&mut buf[..len])
-        }
-        // Re-entered on the same thread (never in practice): use a fresh buffer.
-        Err(_) => f(&mut vec![0u8; len]),
-    })
-}
 
 /// A request is split across threads only when each gets at least this much: below it, the
 /// cost of starting a thread (tens of microseconds) outweighs the AES work (about 30 µs).
@@ -366,29 +345,54 @@ impl Volume {
         })
     }
 
+    /// The bytes of whole sectors that cover `len` bytes at `offset` (cut at the end of the
+    /// disk): the buffer [`Volume::read_span`] needs. 0 at or past the end.
+    pub fn span_len(&self, offset: u64, len: usize) -> usize {
+        if offset >= self.size || len == 0 {
+            return 0;
+        }
+        let len = len.min((self.size - offset) as usize);
+        let first = offset / SECTOR;
+        let end = (offset + len as u64).div_ceil(SECTOR);
+        ((end - first) * SECTOR) as usize
+    }
+
+    /// Reads the whole sectors that cover `len` bytes at `offset` into `buf` (at least
+    /// [`Volume::span_len`] bytes) and returns where the requested bytes are in it (empty at
+    /// or past the end). The request path replies straight from `buf`, so an unaligned read
+    /// needs one buffer, not a second to copy from.
+    pub fn read_span(
+        &self,
+        buf: &mut [u8],
+        offset: u64,
+        len: usize,
+    ) -> Result<std::ops::Range<usize>> {
+        let span = self.span_len(offset, len);
+        if span == 0 {
+            return Ok(0..0);
+        }
+        let len = len.min((self.size - offset) as usize);
+        let first = offset / SECTOR;
+        let skip = (offset - first * SECTOR) as usize;
+        self.with_cipher(|cipher| self.read_sectors(cipher, first, &mut buf[..span]))?;
+        Ok(skip..skip + len)
+    }
+
     /// Reads up to `buf.len()` bytes at `offset`; returns how many (0 at or past the end).
     pub fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<usize> {
-        if offset >= self.size || buf.is_empty() {
+        let span = self.span_len(offset, buf.len());
+        if span == 0 {
             return Ok(0);
         }
-        let len = buf.len().min((self.size - offset) as usize);
-        let first = offset / SECTOR;
-        if offset.is_multiple_of(SECTOR) && len.is_multiple_of(SECTOR_SIZE) {
+        if span <= buf.len() && offset.is_multiple_of(SECTOR) {
             // Aligned (what loop devices, filesystems and dd bs=4k.. send): decrypt in place.
-            self.with_cipher(|cipher| self.read_sectors(cipher, first, &mut buf[..len]))?;
-            return Ok(len);
+            return Ok(self.read_span(buf, offset, span)?.len());
         }
-        let end = (offset + len as u64).div_ceil(SECTOR);
-        let skip = (offset - first * SECTOR) as usize;
-        with_scratch(((end - first) * SECTOR) as usize, |plain| {
-            let result = self.with_cipher(|cipher| self.read_sectors(cipher, first, plain));
-            if result.is_ok() {
-                buf[..len].copy_from_slice(&plain[skip..skip + len]);
-            }
-            plain.zeroize();
-            result
-        })?;
-        Ok(len)
+        with_buffer(span, |plain| {
+            let range = self.read_span(plain, offset, buf.len())?;
+            buf[..range.len()].copy_from_slice(&plain[range.clone()]);
+            Ok(range.len())
+        })
     }
 
     /// Writes `data` at `offset`. A write that starts at or past the end fails with `ENOSPC`;
@@ -406,14 +410,10 @@ impl Volume {
         let len = data.len().min((self.size - offset) as usize);
         let first = offset / SECTOR;
         let end = (offset + len as u64).div_ceil(SECTOR);
-        let written = with_scratch(((end - first) * SECTOR) as usize, |buf| {
-            let result = self.write_sectors(data, len, offset, first, end, buf);
-            if result.is_err() {
-                // The buffer may hold a decrypted edge sector or the caller's plaintext that
-                // never got encrypted: it must not outlive the failed request.
-                buf.zeroize();
-            }
-            result
+        // The buffer is wiped when it returns: after a failure it may hold a decrypted edge
+        // sector or the caller's plaintext that never got encrypted.
+        let written = with_buffer(((end - first) * SECTOR) as usize, |buf| {
+            self.write_sectors(data, len, offset, first, end, buf)
         });
         // Counted even when it failed: part of it may have reached the file.
         self.changes.fetch_add(1, Ordering::AcqRel);
@@ -629,6 +629,25 @@ mod tests {
                 .unwrap();
         }
         assert_eq!(piecewise, data);
+    }
+
+    #[test]
+    fn read_span_reads_whole_sectors_and_points_at_the_request() {
+        let size = 64 * 1024;
+        let (_d, path, key) = scratch(size);
+        let vol = Volume::open(&path, size, key, false, "t").unwrap();
+        let data: Vec<u8> = (0..size).map(|i| (i % 253) as u8).collect();
+        vol.write_at(&data, 0).unwrap();
+        for (offset, len) in [(0u64, 4096usize), (100, 5000), (4095, 2), (size - 10, 100)] {
+            let mut buf = vec![0u8; vol.span_len(offset, len)];
+            let range = vol.read_span(&mut buf, offset, len).unwrap();
+            let want = len.min((size - offset) as usize);
+            assert_eq!(range.len(), want);
+            assert_eq!(&buf[range], &data[offset as usize..offset as usize + want]);
+        }
+        assert_eq!(vol.span_len(100, 5000), 2 * SECTOR_SIZE);
+        assert_eq!(vol.span_len(size, 1), 0);
+        assert_eq!(vol.read_span(&mut [], size, 1).unwrap(), 0..0);
     }
 
     #[test]

@@ -298,6 +298,7 @@ fn block_stop_signals() -> libc::sigset_t {
 
 /// The daemon proper.
 fn run(args: &MountArgs, handler: Arc<remote::Handler>, ready: &mut Option<File>) -> Result<()> {
+    crate::buffers::tune_allocator();
     let signals = block_stop_signals();
     let mountpoint = resolve_mountpoint(&args.mountpoint)?;
     let store = absolute(&args.store)?;

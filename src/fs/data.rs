@@ -1,15 +1,15 @@
-//! The data path of the mount: open handles, reads through a per-thread buffer that is wiped
-//! after every reply, writes, fsync, discards and preallocation, and closing.
+//! The data path of the mount: open handles, reads through a buffer of [`crate::buffers`] that
+//! is wiped after every reply, writes, fsync, discards and preallocation, and closing.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use fuser::{FileHandle, OpenAccMode, OpenFlags, ReplyData};
-use zeroize::Zeroize;
 
 use super::StoreFs;
 use super::inodes::{FIRST_DYNAMIC, Object};
 use super::readahead::ReadAhead;
+use crate::buffers;
 use crate::control;
 use crate::error::{Error, Result};
 use crate::ids::Kind;
@@ -28,12 +28,6 @@ pub(super) enum Handle {
     },
     /// A control file.
     Control(control::Node),
-}
-
-thread_local! {
-    /// Each request thread's read buffer, reused: allocating 1 MiB per request costs more in
-    /// page faults than decrypting it. Wiped after every reply.
-    static READ_BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 impl StoreFs {
@@ -144,29 +138,25 @@ impl StoreFs {
                 None => readahead.drop_window(),
             }
         }
-        READ_BUFFER.with(|cell| {
-            let mut fresh = Vec::new();
-            let mut guard = cell.try_borrow_mut();
-            let buf = match guard.as_deref_mut() {
-                Ok(buf) => buf,
-                // Re-entered on the same thread (never in practice): use a fresh buffer.
-                Err(_) => &mut fresh,
-            };
-            if buf.len() < size as usize {
-                buf.resize(size as usize, 0);
+        // One buffer for the whole sectors of the range, replied from in place: a small
+        // request uses its thread's own, a large one waits for one of the bounded pool's.
+        // The reply is taken inside only once the bytes are there, so any failure (reading,
+        // revoked, or no buffer) is answered below with its errno.
+        let mut reply = Some(reply);
+        let span = volume.span_len(offset, size as usize);
+        let result = buffers::with_buffer(span, |buf| {
+            let range = volume.read_span(buf, offset, size as usize)?;
+            if let Some(readahead) = &readahead {
+                readahead.after_read(&volume, &name, offset, size);
             }
-            let buf = &mut buf[..size as usize];
-            match volume.read_at(buf, offset) {
-                Ok(n) => {
-                    if let Some(readahead) = &readahead {
-                        readahead.after_read(&volume, &name, offset, size);
-                    }
-                    reply.data(&buf[..n]);
-                }
-                Err(e) => reply.error(self.report(&format!("read at {offset}"), &name, &e)),
+            if let Some(reply) = reply.take() {
+                reply.data(&buf[range]);
             }
-            buf.zeroize();
-        })
+            Ok(())
+        });
+        if let (Err(e), Some(reply)) = (result, reply) {
+            reply.error(self.report(&format!("read at {offset}"), &name, &e));
+        }
     }
 
     /// Writes to a disk; returns the count written.
