@@ -186,7 +186,13 @@ class QsdLuks(Target):
 
     def fresh(self):
         self.close()
-        sh(f"qemu-img create -q -f luks --object secret,id=s0,data={PASS} -o key-secret=s0 {self.img} 2G")
+        # qemu-img times PBKDF2 to choose its iterations, and fails now and then with "Unable
+        # to get accurate CPU usage" when a first round measures 0 ms: try again.
+        for attempt in range(5):
+            made = sh(f"qemu-img create -q -f luks --object secret,id=s0,data={PASS} -o key-secret=s0 {self.img} 2G",
+                      check=attempt == 4)
+            if made.returncode == 0:
+                break
         open(self.path, "w").close()
         self.proc = subprocess.Popen(
             ["qemu-storage-daemon", "--object", f"secret,id=s0,data={PASS}",
