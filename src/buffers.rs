@@ -107,8 +107,8 @@ fn with_small<R>(len: usize, f: impl FnOnce(&mut [u8]) -> Result<R>) -> Result<R
     })
 }
 
-/// An anonymous private mapping, unmapped on drop.
-struct Region {
+/// An anonymous private mapping, unmapped on drop (also the ring entries' memory, fs/ring.rs).
+pub(crate) struct Region {
     ptr: NonNull<u8>,
     len: usize,
 }
@@ -117,7 +117,7 @@ struct Region {
 unsafe impl Send for Region {}
 
 impl Region {
-    fn map(len: usize) -> Result<Region> {
+    pub(crate) fn map(len: usize) -> io::Result<Region> {
         // SAFETY: a fresh anonymous mapping; the result is checked before use.
         let ptr = unsafe {
             libc::mmap(
@@ -131,11 +131,18 @@ impl Region {
         };
         match NonNull::new(ptr.cast::<u8>()) {
             Some(ptr) if ptr.as_ptr().cast() != libc::MAP_FAILED => Ok(Region { ptr, len }),
-            _ => Err(Error::io(
-                format!("map a {len}-byte request buffer"),
-                io::Error::last_os_error(),
-            )),
+            _ => Err(io::Error::last_os_error()),
         }
+    }
+
+    /// [`Region::map`] for a request buffer, with the error the request reports.
+    fn map_for_request(len: usize) -> Result<Region> {
+        Region::map(len).map_err(|e| Error::io(format!("map a {len}-byte request buffer"), e))
+    }
+
+    /// The start of the mapping (`len` bytes, readable and writable).
+    pub(crate) fn as_ptr(&self) -> *mut u8 {
+        self.ptr.as_ptr()
     }
 
     fn bytes(&mut self) -> &mut [u8] {
@@ -226,7 +233,7 @@ impl Pool {
             // buffer is outside the cap, and unmapped when returned.
             return Ok(Lease {
                 pool: self,
-                region: Some(Region::map(len)?),
+                region: Some(Region::map_for_request(len)?),
                 len,
                 counted: false,
                 _not_send: PhantomData,
@@ -257,7 +264,7 @@ impl Pool {
         lease.region = Some(match reused {
             Some(region) if region.len >= len => region,
             // Too small for this request: replaced by one that fits.
-            _ => Region::map(len.max(LARGE).next_multiple_of(4096))?,
+            _ => Region::map_for_request(len.max(LARGE).next_multiple_of(4096))?,
         });
         Ok(lease)
     }

@@ -150,11 +150,6 @@ pub fn mount(args: &MountArgs, handler: Arc<remote::Handler>) -> Result<()> {
             "--caching ReadWrite needs --threads of at least 2",
         ));
     }
-    if args.transport == Transport::IoUring
-        && let Some(why) = ring::unavailable(args.transport)
-    {
-        return Err(Error::not_supported(format!("--transport io-uring: {why}")));
-    }
     if args.foreground {
         // The readiness pipe is taken over exactly once here; whoever reports on it consumes
         // it, so no later error can write into whatever file reuses the descriptor's number.
@@ -299,6 +294,12 @@ fn block_stop_signals() -> libc::sigset_t {
 /// The daemon proper.
 fn run(args: &MountArgs, handler: Arc<remote::Handler>, ready: &mut Option<File>) -> Result<()> {
     crate::buffers::tune_allocator();
+    // FUSE over io_uring when asked for and the kernel's switch allows it (fs::ring); with
+    // `--transport io-uring` the mount fails here, before anything is set up, if it cannot.
+    let dev_fuse_reason = ring::unavailable(args.transport);
+    if let (Some(why), Transport::IoUring) = (&dev_fuse_reason, args.transport) {
+        return Err(Error::not_supported(format!("--transport io-uring: {why}")));
+    }
     let signals = block_stop_signals();
     let mountpoint = resolve_mountpoint(&args.mountpoint)?;
     let store = absolute(&args.store)?;
@@ -390,12 +391,7 @@ fn run(args: &MountArgs, handler: Arc<remote::Handler>, ready: &mut Option<File>
         std::fs::metadata(&store).map_or((me, my_group), |m| (m.uid(), m.gid()))
     };
     let fs = StoreFs::new(service.clone(), uid, gid, args.caching).with_writeback(writeback);
-    // FUSE over io_uring when asked for and the kernel's switch allows it (fs::ring).
-    let dev_fuse_reason = ring::unavailable(args.transport);
     let (fs, ring_plan) = match &dev_fuse_reason {
-        Some(why) if args.transport == Transport::IoUring => {
-            return Err(Error::not_supported(format!("--transport io-uring: {why}")));
-        }
         Some(_) => (fs, None),
         None => {
             let (fs, granted) = fs.with_ring();

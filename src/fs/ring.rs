@@ -37,6 +37,7 @@ use fuser::{Dispatcher, Filesystem, RawReplySender};
 use io_uring::{IoUring, cqueue, opcode, squeue::Entry128, types};
 use parking_lot::{Condvar, Mutex};
 
+use crate::buffers::Region;
 use crate::log;
 
 /// The opcodes that get no reply.
@@ -187,14 +188,12 @@ fn new_ring() -> io::Result<IoUring<Entry128, cqueue::Entry>> {
 /// Both the kernel (between a command's submission and its completion) and this process write
 /// it, so it is only ever reached through raw pointers, under the rules in the module doc.
 struct EntryBuffer {
-    base: *mut u8,
+    region: Region,
     payload_len: usize,
 }
 
 // SAFETY: the mapping is plain memory owned by this value; who writes it when is ordered by the
 // ring's commands and the reply's mutex (module doc).
-unsafe impl Send for EntryBuffer {}
-// SAFETY: as above.
 unsafe impl Sync for EntryBuffer {}
 
 impl std::fmt::Debug for EntryBuffer {
@@ -205,33 +204,19 @@ impl std::fmt::Debug for EntryBuffer {
 
 impl EntryBuffer {
     fn new(payload_len: usize) -> io::Result<EntryBuffer> {
-        // SAFETY: a fresh private anonymous mapping; checked for failure below.
-        let base = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                PAGE + payload_len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
-        };
-        if base == libc::MAP_FAILED {
-            return Err(io::Error::last_os_error());
-        }
         Ok(EntryBuffer {
-            base: base.cast(),
+            region: Region::map(PAGE + payload_len)?,
             payload_len,
         })
     }
 
     fn headers(&self) -> *mut u8 {
-        self.base
+        self.region.as_ptr()
     }
 
     fn payload(&self) -> *mut u8 {
         // SAFETY: the mapping is PAGE + payload_len long.
-        unsafe { self.base.add(PAGE) }
+        unsafe { self.region.as_ptr().add(PAGE) }
     }
 
     fn read_u32(&self, offset: usize) -> u32 {
@@ -260,10 +245,10 @@ impl EntryBuffer {
     /// Writes a reply (`fuse_out_header`, then its arguments) where the kernel reads it: the
     /// header into the in/out area, the rest into the payload. Returns the payload's length.
     /// The caller has checked that it fits.
-    fn write_reply(&self, parts: &[&[u8]]) -> usize {
+    fn write_reply<P: std::ops::Deref<Target = [u8]>>(&self, parts: &[P]) -> usize {
         let mut pos = 0;
         for part in parts {
-            let mut rest = *part;
+            let mut rest: &[u8] = part;
             while !rest.is_empty() {
                 let (dest, n) = if pos < OUT_HEADER_SIZE {
                     // SAFETY: within the in/out area of the header page.
@@ -281,14 +266,6 @@ impl EntryBuffer {
             }
         }
         pos.saturating_sub(OUT_HEADER_SIZE)
-    }
-}
-
-impl Drop for EntryBuffer {
-    fn drop(&mut self) {
-        // SAFETY: our own mapping, of this length; no pointer into it outlives the value (every
-        // holder keeps the Arc).
-        unsafe { libc::munmap(self.base.cast(), PAGE + self.payload_len) };
     }
 }
 
@@ -333,10 +310,13 @@ impl RawReplySender for EntryReply {
             return Err(io::Error::from_raw_os_error(libc::EINVAL));
         }
         *state = if self.direct {
-            let parts: Vec<&[u8]> = data.iter().map(|s| &**s).collect();
-            ReplyState::Written(self.buffer.write_reply(&parts))
+            ReplyState::Written(self.buffer.write_reply(data))
         } else {
-            ReplyState::Staged(data.iter().flat_map(|s| s.iter().copied()).collect())
+            let mut staged = Vec::with_capacity(total);
+            for part in data {
+                staged.extend_from_slice(part);
+            }
+            ReplyState::Staged(staged)
         };
         self.answered.notify_one();
         Ok(())
@@ -352,7 +332,7 @@ impl EntryReply {
             match &*state {
                 ReplyState::Waiting => self.answered.wait(&mut state),
                 ReplyState::Written(len) => return *len,
-                ReplyState::Staged(bytes) => return self.buffer.write_reply(&[bytes]),
+                ReplyState::Staged(bytes) => return self.buffer.write_reply(&[bytes.as_slice()]),
             }
         }
     }
@@ -591,7 +571,9 @@ impl Rings {
     pub fn stop(self) {
         self.stop.store(true, Ordering::Relaxed);
         for worker in self.workers {
-            let _ = worker.join();
+            if worker.join().is_err() {
+                log::warn("io_uring: an entry's thread panicked");
+            }
         }
     }
 }
