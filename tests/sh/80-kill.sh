@@ -56,6 +56,7 @@ unmount_store
 
 case_ "kill -9 of a rotation of 200 disks, $KILLS times: every disk opens, the next command finishes"
 for i in $(seq 1 200); do ssefs disk create -n r$i -g rg --disk-encryption-set dk --size-gb 1 -o none; done
+active=$url committed=0
 for round in $(seq 1 "$KILLS"); do
   ssefs keyvault key rotate --vault-name kvk -n k -o none
   new=$(ssefs keyvault key show --vault-name kvk -n k --query key.kid -o tsv)
@@ -64,11 +65,23 @@ for round in $(seq 1 "$KILLS"); do
   sleep "0.$((RANDOM % 30))"
   kill -9 "$updater" 2>/dev/null || true
   wait "$updater" 2>/dev/null || true
+  # Killed before it saved the set, the update never happened; after, it is the set's key.
+  # Either is right, and the command that reads it finishes the re-wrap; nothing in between.
+  got=$(ssefs disk-encryption-set show -n dk --query activeKey.keyUrl -o tsv)
+  [ "$got" = "$active" ] || [ "$got" = "$new" ] ||
+    fail "round $round: active key $got is neither the one before ($active) nor the new one ($new)"
+  [ "$got" = "$new" ] && committed=$((committed + 1))
+  assert_eq "$(ssefs disk-encryption-set show -n dk --query 'length(previousKeys)')" 0 "round $round: previousKeys after resume"
+  active=$got
 done
-# Any command finishes an interrupted rotation; then nothing is pending and all is sound.
-assert_eq "$(ssefs disk-encryption-set show -n dk --query 'length(previousKeys)')" 0 "previousKeys after resume"
+echo "      $committed of $KILLS updates had saved the set when killed"
+# The next update to the latest version runs to its end.
 latest=$(ssefs keyvault key show --vault-name kvk -n k --query key.kid -o tsv)
+ssefs disk-encryption-set update -n dk --key-url "$latest" -o none
 assert_eq "$(ssefs disk-encryption-set show -n dk --query activeKey.keyUrl -o tsv)" "$latest" "active key"
+assert_eq "$(ssefs disk-encryption-set show -n dk --query 'length(previousKeys)')" 0 "previousKeys"
+# Every DEK of the set (w and r1..r200) is wrapped by exactly that version now.
+assert_eq "$(grep -l "$latest" "$SSEFS_STORE"/disks/*/volume.json | wc -l)" 201 "disks wrapped by the latest version"
 ssefs check >"$WORK/check" || fail "check after the kills: $(cat "$WORK/check")"
 mount_store
 for i in 1 57 200; do
