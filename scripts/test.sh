@@ -9,9 +9,15 @@ passed=0
 failed=0
 failures=()
 
+# Each step's length is printed after it (the time since the previous record), so a run's log
+# shows where the half hour goes.
+step_started=$SECONDS
 record() { # record NAME STATUS
   if [ "$2" -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); failures+=("$1"); fi
+  echo "-- $1: $([ "$2" -eq 0 ] && echo ok || echo FAILED) in $((SECONDS - step_started)) s"
+  step_started=$SECONDS
 }
+lap() { echo "-- $1 in $((SECONDS - step_started)) s"; step_started=$SECONDS; }
 
 echo "== cargo fmt --check"
 cargo fmt --check
@@ -27,6 +33,7 @@ if ! cargo build --quiet --all-targets; then
   echo "${passed} passed, ${failed} failed"
   exit 1
 fi
+lap "cargo build"
 
 echo "== cargo test"
 log=target/cargo-test.log
@@ -42,6 +49,7 @@ if [ "$cargo_status" -ne 0 ] && [ "$cargo_failed" -eq 0 ]; then
 elif [ "$cargo_failed" -ne 0 ]; then
   failures+=("cargo test: $cargo_failed failed")
 fi
+lap "cargo test"
 
 echo "== scripts/fuzz.sh (coverage-guided, ${SSEFS_FUZZ_SECONDS:-10} s per target)"
 bash scripts/fuzz.sh "${SSEFS_FUZZ_SECONDS:-10}"
