@@ -660,9 +660,20 @@ fn already_running(key: &str) -> Error {
     Error::Busy(format!("the runner of VM '{key}' is already running"))
 }
 
-/// In the child, between fork and exec: its own session, and death with its parent thread.
-/// `parent` is the daemon's pid, as seen before the fork.
+/// In the child, between fork and exec: no blocked signals, its own session, and death with
+/// its parent thread. `parent` is the daemon's pid, as seen before the fork.
 pub(super) fn child_setup(parent: libc::pid_t) -> io::Result<()> {
+    // The daemon blocks SIGTERM, SIGINT and SIGHUP in every thread but its signal thread, and
+    // a signal mask survives fork and exec (std's Command does not reset it): a runner would
+    // start deaf to the SIGTERM of a stop and always wait out the grace period to be killed.
+    // SAFETY: sigemptyset on a local, then sigprocmask with it; both async-signal-safe.
+    unsafe {
+        let mut none: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut none);
+        if libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut()) < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
     // SAFETY: plain system calls without pointers; async-signal-safe.
     unsafe {
         // Its own session: a Ctrl-C or hang-up of the daemon's terminal does not reach it.
@@ -1080,6 +1091,55 @@ mod tests {
         let (_, info) = h.exit();
         assert!(info.requested);
         assert_eq!(info.status, Some(7));
+    }
+
+    /// Blocks SIGTERM, SIGINT and SIGHUP in the calling thread, as the daemon does in every
+    /// thread but its signal thread (threads spawned afterwards inherit it).
+    fn block_stop_signals_here() {
+        // SAFETY: sigset manipulation on a local; pthread_sigmask on this thread only.
+        unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
+                libc::sigaddset(&mut set, sig);
+            }
+            libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        }
+    }
+
+    /// The runner's blocked-signal mask, from /proc (hexadecimal `SigBlk`).
+    fn blocked_signals(pid: u32) -> String {
+        let status = fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("SigBlk:"))
+            .expect("SigBlk")
+            .trim()
+            .to_string()
+    }
+
+    #[test]
+    fn a_runner_of_a_daemon_that_blocks_stop_signals_still_obeys_sigterm() {
+        // Run on a thread of its own: the blocked mask must not leak into other tests.
+        std::thread::spawn(|| {
+            block_stop_signals_here();
+            let h = Harness::new();
+            // The program itself, not a script: a shell may clear the mask on its own.
+            let mut s = spec(h.dir.path(), Some("sleep 1000"));
+            s.console_log = h.dir.path().join("r.log");
+            let pid = h.sup.start("vm1@rg", &s).expect("start");
+            assert_eq!(blocked_signals(pid), "0000000000000000");
+            h.sup.request_stop("vm1@rg", PATIENCE);
+            assert!(h.sup.wait_gone("vm1@rg", PATIENCE));
+            let (_, info) = h.exit();
+            assert_eq!(
+                info.signal,
+                Some(libc::SIGTERM),
+                "stopped by SIGTERM, not by the kill after the grace period"
+            );
+        })
+        .join()
+        .expect("the test thread");
     }
 
     #[test]
