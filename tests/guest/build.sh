@@ -68,7 +68,13 @@ done
 
 # ssefs and the libraries it links, when given.
 if [ -n "$ssefs_bin" ]; then
-  cp "$ssefs_bin" "$root/bin/ssefs"
+  # Without its symbols: a debug build is 90 MB with them, 12 MB without, and every boot
+  # unpacks the initramfs.
+  if command -v strip >/dev/null; then
+    strip -o "$root/bin/ssefs" "$ssefs_bin"
+  else
+    cp "$ssefs_bin" "$root/bin/ssefs"
+  fi
   for lib in $(ldd "$ssefs_bin" | grep -o '/[^ ]*'); do
     mkdir -p "$root$(dirname "$lib")"
     cp -L "$lib" "$root$lib"

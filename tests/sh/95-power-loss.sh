@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Power loss, not just process death: ssefs runs inside a qemu guest (the distribution's
-# kernel, a busybox initramfs, the fuse/virtio/ext4 modules, the release binary) on an ext4
-# virtio disk, and the host cuts the guest off (SIGKILL to qemu) at a random moment during
-# (a) fsynced writes through the mount, (b) key rotations of a set with several disks, and
+# kernel, a busybox initramfs, the fuse/virtio/ext4 modules, the ssefs binary under test) on
+# an ext4 virtio disk, and the host cuts the guest off (SIGKILL to qemu) at a random moment
+# during (a) fsynced writes through the mount, (b) key rotations of a set with several disks, and
 # (c) copies of a platform-key snapshot switched to a customer key (a re-encryption under a
 # fresh DEK, since the copy shares the snapshot's DEK). Each following boot first proves that
 # the store opens and finishes the interrupted work, that `ssefs check` is clean, and that
@@ -23,9 +23,10 @@ RANDOM=$SEED
 command -v qemu-system-x86_64 >/dev/null || fail "qemu-system-x86_64 is missing (install qemu-system-x86)"
 command -v mkfs.ext4 >/dev/null || fail "mkfs.ext4 is missing"
 
-case_ "build the release binary and a guest (kernel, busybox initramfs, modules, ssefs)"
-(cd "$ROOT" && cargo build --release --quiet --bin ssefs) || fail "release build"
-KERNEL=$(bash "$ROOT/tests/guest/build.sh" "$WORK" "$ROOT/target/release/ssefs") || fail "guest build"
+case_ "build a guest (kernel, busybox initramfs, modules, the ssefs under test)"
+# The binary the other tests use ($SSEFS, the debug build by default: its debug assertions
+# are on, and scripts/test.sh does not spend minutes on a release build for this test alone).
+KERNEL=$(bash "$ROOT/tests/guest/build.sh" "$WORK" "$SSEFS") || fail "guest build"
 IMG=$WORK/data.img
 truncate -s 1G "$IMG"
 mkfs.ext4 -q -F "$IMG"
