@@ -52,6 +52,9 @@ thread_local! {
     static SMALL: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
     /// How many counted leases this thread holds (0 or 1 on the data path).
     static HELD: Cell<usize> = const { Cell::new(0) };
+    /// Where the reply to the request this thread serves is read by the kernel, when the
+    /// transport lets it be built there (a ring entry's payload, fs/ring.rs): start and size.
+    static REPLY_AREA: Cell<Option<(NonNull<u8>, usize)>> = const { Cell::new(None) };
 }
 
 /// Overwrites `buf` with zeros in a way the compiler cannot remove (glibc's `explicit_bzero`,
@@ -85,6 +88,52 @@ pub fn with_buffer<R>(len: usize, f: impl FnOnce(&mut [u8]) -> Result<R>) -> Res
         with_small(len, f)
     } else {
         Pool::global().with(len, f)
+    }
+}
+
+/// Runs `f` (the handling of one request) with `len` bytes at `area` as this thread's reply
+/// area: [`with_reply_buffer`] may build the reply there, so that it reaches the kernel
+/// without a copy. Cleared when `f` returns, or unwinds.
+///
+/// # Safety
+///
+/// `area` must be valid for reads and writes of `len` bytes until `f` returns, and nothing else
+/// may read or write it meanwhile but the reply sent for this request (which finds its bytes
+/// already in place).
+pub(crate) unsafe fn with_reply_area<R>(area: NonNull<u8>, len: usize, f: impl FnOnce() -> R) -> R {
+    struct Clear;
+    impl Drop for Clear {
+        fn drop(&mut self) {
+            REPLY_AREA.with(|a| a.set(None));
+        }
+    }
+    REPLY_AREA.with(|a| a.set(Some((area, len))));
+    let _clear = Clear;
+    f()
+}
+
+/// [`with_buffer`] for the buffer a reply is sent from: the transport's reply area when it
+/// has one of at least `len` bytes ([`with_reply_area`]), so the bytes `f` decrypts are
+/// already where the kernel reads them. The area serves one buffer per request. It is wiped
+/// when `f` fails; on success it holds the reply, as it would after a copy.
+pub fn with_reply_buffer<R>(len: usize, f: impl FnOnce(&mut [u8]) -> Result<R>) -> Result<R> {
+    match REPLY_AREA.with(Cell::take) {
+        Some((area, size)) if len <= size => {
+            // SAFETY: with_reply_area's contract: the area is valid and ours alone until the
+            // request is handled; taken out of the cell, it is handed out once.
+            let buf = unsafe { std::slice::from_raw_parts_mut(area.as_ptr(), len) };
+            let result = f(buf);
+            if result.is_err() {
+                // SAFETY: as above; `buf` is no longer used.
+                wipe(unsafe { std::slice::from_raw_parts_mut(area.as_ptr(), len) });
+            }
+            result
+        }
+        other => {
+            // Too small for this one: left for the request's reply buffer, if any fits.
+            REPLY_AREA.with(|a| a.set(other));
+            with_buffer(len, f)
+        }
     }
 }
 
@@ -331,6 +380,49 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::mpsc::channel;
     use std::time::Duration;
+
+    #[test]
+    fn a_reply_buffer_is_the_reply_area_once_per_request_and_wiped_on_failure() {
+        let mut area = vec![7u8; 64 << 10];
+        let start = NonNull::new(area.as_mut_ptr()).unwrap();
+        let at = |buf: &mut [u8]| -> Result<usize> { Ok(buf.as_ptr() as usize) };
+        // SAFETY: `area` outlives the call and nothing else touches it meanwhile.
+        unsafe {
+            with_reply_area(start, area.len(), || {
+                // Too large for the area: an ordinary buffer, and the area stays available.
+                assert_ne!(
+                    with_reply_buffer((64 << 10) + 1, at).unwrap(),
+                    start.as_ptr() as usize
+                );
+                assert_eq!(
+                    with_reply_buffer(4096, at).unwrap(),
+                    start.as_ptr() as usize
+                );
+                // One buffer per request: the second is an ordinary one.
+                assert_ne!(
+                    with_reply_buffer(4096, at).unwrap(),
+                    start.as_ptr() as usize
+                );
+            });
+            with_reply_area(start, area.len(), || {
+                let failed = with_reply_buffer(8192, |buf| -> Result<()> {
+                    buf.fill(0xAA);
+                    Err(Error::Crypto("revoked".into()))
+                });
+                assert!(failed.is_err());
+            });
+        }
+        assert!(
+            area[..8192].iter().all(|&b| b == 0),
+            "a failed reply's bytes stay"
+        );
+        assert!(area[8192..].iter().all(|&b| b == 7));
+        // Outside a request there is no area.
+        assert_ne!(
+            with_reply_buffer(4096, at).unwrap(),
+            start.as_ptr() as usize
+        );
+    }
 
     #[test]
     fn small_requests_use_the_thread_buffer_and_never_the_pool() {

@@ -138,13 +138,14 @@ impl StoreFs {
                 None => readahead.drop_window(),
             }
         }
-        // One buffer for the whole sectors of the range, replied from in place: a small
+        // One buffer for the whole sectors of the range, replied from in place: over io_uring
+        // the ring entry's payload, where the kernel reads the reply; otherwise a small
         // request uses its thread's own, a large one waits for one of the bounded pool's.
         // The reply is taken inside only once the bytes are there, so any failure (reading,
         // revoked, or no buffer) is answered below with its errno.
         let mut reply = Some(reply);
         let span = volume.span_len(offset, size as usize);
-        let result = buffers::with_buffer(span, |buf| {
+        let result = buffers::with_reply_buffer(span, |buf| {
             let range = volume.read_span(buf, offset, size as usize)?;
             if let Some(readahead) = &readahead {
                 readahead.after_read(&volume, &name, offset, size);

@@ -25,9 +25,12 @@
 //! is written straight into the entry when the request has no payload (reads: the large
 //! replies), so that the bytes fuser is still reading and the bytes written never overlap;
 //! otherwise (writes, lookups: small replies) it is staged and copied once the handler is done.
+//! A read goes further: its sectors are decrypted in the entry's payload itself
+//! (`buffers::with_reply_buffer`), so its bytes are never copied in user space.
 
 use std::io::{self, IoSlice};
 use std::os::fd::RawFd;
+use std::ptr::NonNull;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
@@ -37,7 +40,7 @@ use fuser::{Dispatcher, Filesystem, RawReplySender};
 use io_uring::{IoUring, cqueue, opcode, squeue::Entry128, types};
 use parking_lot::{Condvar, Mutex};
 
-use crate::buffers::Region;
+use crate::buffers::{self, Region};
 use crate::log;
 
 /// The opcodes that get no reply.
@@ -259,8 +262,12 @@ impl EntryBuffer {
                     let dest = unsafe { self.payload().add(pos - OUT_HEADER_SIZE) };
                     (dest, rest.len())
                 };
-                // SAFETY: `dest` has room for `n` bytes (above); the source is a separate buffer.
-                unsafe { std::ptr::copy_nonoverlapping(rest.as_ptr(), dest, n) };
+                if !std::ptr::eq(rest.as_ptr(), dest) {
+                    // A read decrypted in the payload (buffers::with_reply_buffer) is already
+                    // in place, or a few bytes further for an unaligned one: a move then.
+                    // SAFETY: `dest` has room for `n` bytes (above); `copy` allows overlap.
+                    unsafe { std::ptr::copy(rest.as_ptr(), dest, n) };
+                }
                 pos += n;
                 rest = &rest[n..];
             }
@@ -517,8 +524,19 @@ impl RingEntry {
                 };
                 // A handler that panics must not take the entry (and the request's caller)
                 // with it: the request is answered with EIO.
+                let dispatch = || dispatcher.dispatch(request, reply.clone());
                 let dispatched = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    dispatcher.dispatch(request, reply.clone())
+                    match NonNull::new(buffer.payload()) {
+                        // A request without payload (a read) may build its reply in the
+                        // payload, where the kernel reads it: no copy of a read's bytes.
+                        // SAFETY: the payload is the entry's own mapping, alive as long as
+                        // `buffer`; the request bytes end where it starts, and only this
+                        // request's reply writes it until the entry is committed.
+                        Some(payload) if reply.direct => unsafe {
+                            buffers::with_reply_area(payload, buffer.payload_len, dispatch)
+                        },
+                        _ => dispatch(),
+                    }
                 }));
                 match dispatched {
                     Ok(Ok(())) => {}
