@@ -18,7 +18,10 @@
 //! What keeps the promises and rules out a deadlock:
 //!
 //! - every buffer is wiped over the bytes a request could have used before it is reused or
-//!   unmapped, whether the request succeeded or not: plaintext outlives no request;
+//!   unmapped, whether the request succeeded or not: plaintext outlives no request (a read
+//!   over io_uring is decrypted in the ring entry's payload instead, see
+//!   [`with_reply_buffer`]: the transport's buffer, which keeps the reply it carried, and
+//!   nothing more, until the next request);
 //! - a thread never waits for a large buffer while it holds one. The data path needs only one
 //!   per request (a read decrypts whole sectors in its reply buffer, see
 //!   [`crate::volume::Volume::read_span`]); should a thread that holds a lease ask for a
@@ -115,18 +118,44 @@ pub(crate) unsafe fn with_reply_area<R>(area: NonNull<u8>, len: usize, f: impl F
 /// [`with_buffer`] for the buffer a reply is sent from: the transport's reply area when it
 /// has one of at least `len` bytes ([`with_reply_area`]), so the bytes `f` decrypts are
 /// already where the kernel reads them. The area serves one buffer per request. It is wiped
-/// when `f` fails; on success it holds the reply, as it would after a copy.
-pub fn with_reply_buffer<R>(len: usize, f: impl FnOnce(&mut [u8]) -> Result<R>) -> Result<R> {
+/// unless `f` succeeds (a failure or a panic); on success it holds what `f` left there.
+///
+/// # Safety
+///
+/// If `f` replies to its request from the buffer, the reply's bytes must start at the
+/// buffer's start (the transport then finds them in place and writes nothing there), and the
+/// reply must be `f`'s last use of the buffer, after which `f` returns `Ok`: the transport
+/// owns those bytes from then on.
+pub(crate) unsafe fn with_reply_buffer<R>(
+    len: usize,
+    f: impl FnOnce(&mut [u8]) -> Result<R>,
+) -> Result<R> {
+    /// Wipes the area's first `len` bytes when dropped armed: `f` failed or panicked.
+    struct WipeUnlessDone {
+        area: NonNull<u8>,
+        len: usize,
+        armed: bool,
+    }
+    impl Drop for WipeUnlessDone {
+        fn drop(&mut self) {
+            if self.armed {
+                // SAFETY: with_reply_area's contract; `f` no longer uses the area.
+                wipe(unsafe { std::slice::from_raw_parts_mut(self.area.as_ptr(), self.len) });
+            }
+        }
+    }
     match REPLY_AREA.with(Cell::take) {
         Some((area, size)) if len <= size => {
+            let mut guard = WipeUnlessDone {
+                area,
+                len,
+                armed: true,
+            };
             // SAFETY: with_reply_area's contract: the area is valid and ours alone until the
             // request is handled; taken out of the cell, it is handed out once.
             let buf = unsafe { std::slice::from_raw_parts_mut(area.as_ptr(), len) };
             let result = f(buf);
-            if result.is_err() {
-                // SAFETY: as above; `buf` is no longer used.
-                wipe(unsafe { std::slice::from_raw_parts_mut(area.as_ptr(), len) });
-            }
+            guard.armed = result.is_err();
             result
         }
         other => {
@@ -412,16 +441,25 @@ mod tests {
                 assert!(failed.is_err());
             });
         }
+        // SAFETY: as above.
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe {
+            with_reply_area(start, 64 << 10, || {
+                with_reply_buffer(4096, |buf| -> Result<()> {
+                    buf.fill(0xBB);
+                    panic!("a handler panics");
+                })
+            })
+        }));
+        assert!(panicked.is_err());
         assert!(
             area[..8192].iter().all(|&b| b == 0),
             "a failed reply's bytes stay"
         );
         assert!(area[8192..].iter().all(|&b| b == 7));
         // Outside a request there is no area.
-        assert_ne!(
-            with_reply_buffer(4096, at).unwrap(),
-            start.as_ptr() as usize
-        );
+        // SAFETY: `at` does not reply.
+        let outside = unsafe { with_reply_buffer(4096, at) };
+        assert_ne!(outside.unwrap(), start.as_ptr() as usize);
     }
 
     #[test]

@@ -112,8 +112,10 @@ impl StoreFs {
         Ok(fh)
     }
 
-    /// Reads a disk or snapshot into this thread's buffer and replies with the bytes; the
-    /// buffer is wiped afterwards so plaintext does not linger in the daemon's memory.
+    /// Reads a disk or snapshot into a request buffer and replies with the bytes. A buffer of
+    /// the daemon's own is wiped afterwards so plaintext does not linger in its memory; over
+    /// io_uring the buffer is the ring entry's payload, which keeps the reply (and only the
+    /// reply) until the next request overwrites it, as the transport's buffers do.
     pub(super) fn read_volume(&self, fh: FileHandle, offset: u64, size: u32, reply: ReplyData) {
         let (volume, name, readahead) = match self.volume_for_read(fh) {
             Ok(v) => v,
@@ -145,16 +147,26 @@ impl StoreFs {
         // revoked, or no buffer) is answered below with its errno.
         let mut reply = Some(reply);
         let span = volume.span_len(offset, size as usize);
-        let result = buffers::with_reply_buffer(span, |buf| {
+        let read = |buf: &mut [u8]| {
             let range = volume.read_span(buf, offset, size as usize)?;
             if let Some(readahead) = &readahead {
                 readahead.after_read(&volume, &name, offset, size);
             }
+            // The reply starts the buffer (an unaligned read's bytes are moved there), and
+            // the decrypted sector edges after it are wiped: only the bytes asked for remain.
+            let len = range.len();
+            if range.start != 0 {
+                buf.copy_within(range, 0);
+            }
+            buffers::wipe(&mut buf[len..]);
             if let Some(reply) = reply.take() {
-                reply.data(&buf[range]);
+                reply.data(&buf[..len]);
             }
             Ok(())
-        });
+        };
+        // SAFETY: `read` replies from the start of its buffer, as its last step, and does
+        // not fail or touch the buffer after that.
+        let result = unsafe { buffers::with_reply_buffer(span, read) };
         if let (Err(e), Some(reply)) = (result, reply) {
             reply.error(self.report(&format!("read at {offset}"), &name, &e));
         }

@@ -262,11 +262,12 @@ impl EntryBuffer {
                     let dest = unsafe { self.payload().add(pos - OUT_HEADER_SIZE) };
                     (dest, rest.len())
                 };
+                // A read decrypted in the payload (buffers::with_reply_buffer) is already in
+                // place: nothing to write, and nothing may be (its buffer is still borrowed).
                 if !std::ptr::eq(rest.as_ptr(), dest) {
-                    // A read decrypted in the payload (buffers::with_reply_buffer) is already
-                    // in place, or a few bytes further for an unaligned one: a move then.
-                    // SAFETY: `dest` has room for `n` bytes (above); `copy` allows overlap.
-                    unsafe { std::ptr::copy(rest.as_ptr(), dest, n) };
+                    // SAFETY: `dest` has room for `n` bytes (above); the source is a separate
+                    // buffer (a reply from the payload starts at its start, which is `dest`).
+                    unsafe { std::ptr::copy_nonoverlapping(rest.as_ptr(), dest, n) };
                 }
                 pos += n;
                 rest = &rest[n..];

@@ -75,6 +75,10 @@ for round in $(seq 1 "$KILLS"); do
   active=$got
 done
 echo "      $committed of $KILLS updates had saved the set when killed"
+# What the kills and the resumes left, before anything else touches it: every DEK of the set
+# (w and r1..r200) wrapped by the active version, and a clean check.
+assert_eq "$(grep -l "$active" "$SSEFS_STORE"/disks/*/volume.json | wc -l)" 201 "disks wrapped by the active version after the kills"
+ssefs check >"$WORK/check" || fail "check after the kills: $(cat "$WORK/check")"
 # The next update to the latest version runs to its end.
 latest=$(ssefs keyvault key show --vault-name kvk -n k --query key.kid -o tsv)
 ssefs disk-encryption-set update -n dk --key-url "$latest" -o none
@@ -82,7 +86,7 @@ assert_eq "$(ssefs disk-encryption-set show -n dk --query activeKey.keyUrl -o ts
 assert_eq "$(ssefs disk-encryption-set show -n dk --query 'length(previousKeys)')" 0 "previousKeys"
 # Every DEK of the set (w and r1..r200) is wrapped by exactly that version now.
 assert_eq "$(grep -l "$latest" "$SSEFS_STORE"/disks/*/volume.json | wc -l)" 201 "disks wrapped by the latest version"
-ssefs check >"$WORK/check" || fail "check after the kills: $(cat "$WORK/check")"
+ssefs check >"$WORK/check" || fail "check after the last update: $(cat "$WORK/check")"
 mount_store
 for i in 1 57 200; do
   assert_eq "$($FDIO open "$MNT/disks/r$i" r)" OK "open r$i"
