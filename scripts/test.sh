@@ -115,9 +115,8 @@ echo "== $power_test (ran beside the tests above)"
 wait "$power_pid"
 power_status=$?
 cat "$power_log"
-echo "-- $power_test: $([ "$power_status" -eq 0 ] && echo ok || echo FAILED) in $((SECONDS - power_started)) s, beside the others"
-step_started=$SECONDS
-if [ "$power_status" -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); failures+=("$power_test"); fi
+step_started=$power_started
+record "$power_test (beside the others)" "$power_status"
 
 # Nothing may be left mounted or attached by a test. Only the suite's own scratch directories
 # count (tests/sh/lib.sh makes them as /tmp/ssefs-test.*; the Rust tests use /tmp/.tmp*):

@@ -277,7 +277,9 @@ fn spawn_detached(args: &MountArgs) -> Result<String> {
     )))
 }
 
-fn block_stop_signals() -> libc::sigset_t {
+/// Blocks SIGINT, SIGTERM and SIGHUP in the calling thread (and the threads it spawns later);
+/// returns the set. Also what vm::runner's tests start from, to stand for a daemon thread.
+pub(crate) fn block_stop_signals() -> libc::sigset_t {
     // SAFETY: sigset manipulation on a local; pthread_sigmask on the calling thread. Threads
     // spawned afterwards inherit the mask, so only the signal thread receives these signals.
     unsafe {

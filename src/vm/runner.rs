@@ -1093,20 +1093,6 @@ mod tests {
         assert_eq!(info.status, Some(7));
     }
 
-    /// Blocks SIGTERM, SIGINT and SIGHUP in the calling thread, as the daemon does in every
-    /// thread but its signal thread (threads spawned afterwards inherit it).
-    fn block_stop_signals_here() {
-        // SAFETY: sigset manipulation on a local; pthread_sigmask on this thread only.
-        unsafe {
-            let mut set: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut set);
-            for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
-                libc::sigaddset(&mut set, sig);
-            }
-            libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-        }
-    }
-
     /// The runner's blocked-signal mask, from /proc (hexadecimal `SigBlk`).
     fn blocked_signals(pid: u32) -> String {
         let status = fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
@@ -1122,7 +1108,8 @@ mod tests {
     fn a_runner_of_a_daemon_that_blocks_stop_signals_still_obeys_sigterm() {
         // Run on a thread of its own: the blocked mask must not leak into other tests.
         std::thread::spawn(|| {
-            block_stop_signals_here();
+            // As the daemon does in every thread but its signal thread.
+            crate::daemon::block_stop_signals();
             let h = Harness::new();
             // The program itself, not a script: a shell may clear the mask on its own.
             let mut s = spec(h.dir.path(), Some("sleep 1000"));
